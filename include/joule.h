@@ -1,0 +1,246 @@
+/*
+ * joule.h - the public API of libjoule.
+ *
+ * joule measures the energy of LLM inference.  This header is the whole
+ * contract of the library: every other header in the source tree is private.
+ *
+ * Conventions (apply to every function below unless its comment says
+ * otherwise):
+ *  - Fallible functions return enum joule_status; JOULE_OK (0) is success.
+ *  - Objects are opaque handles (struct joule_x *), created by
+ *    joule_x_open(params, &out) and released by joule_x_close(x).
+ *    Closing NULL is a no-op.
+ *  - Handles that do I/O keep the message of their last error, readable with
+ *    joule_x_errmsg(x) until the next call on the same handle.
+ *  - Strings passed in are borrowed for the duration of the call only.
+ *    Strings returned are owned by the library and stay valid as long as the
+ *    object they came from (static strings forever).
+ *  - The library never prints, never exits and keeps no mutable global state.
+ *  - Energies are joules, powers watts, times seconds unless a name says
+ *    otherwise.  A value that does not exist is NAN, never 0.
+ */
+#ifndef JOULE_H
+#define JOULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define JOULE_API __attribute__((visibility("default")))
+#else
+#define JOULE_API
+#endif
+
+#define JOULE_VERSION_MAJOR 0
+#define JOULE_VERSION_MINOR 1
+#define JOULE_VERSION_PATCH 0
+
+/* ---------------------------------------------------------------------------
+ * Status codes.  Append-only: values reach databases and scripts.
+ */
+enum joule_status {
+    JOULE_OK = 0,
+    JOULE_ERR_INVALID = 1,     /* a bad argument or parameter value */
+    JOULE_ERR_NOMEM = 2,       /* an allocation failed */
+    JOULE_ERR_IO = 3,          /* a read or write failed */
+    JOULE_ERR_FORMAT = 4,      /* malformed input (file, script, counter text) */
+    JOULE_ERR_UNSUPPORTED = 5, /* the hardware or build does not offer this */
+    JOULE_ERR_NOT_FOUND = 6,   /* a named thing (window, file, device) is absent */
+    JOULE_ERR_STATE = 7,       /* call out of order (window already open, ...) */
+    JOULE_ERR_THREAD = 8,      /* a thread could not be started */
+};
+
+/* Fixed English text for a status ("invalid argument", ...). Never NULL. */
+JOULE_API const char *joule_status_str(enum joule_status s);
+
+/* "0.1.0 (commit abc1234)": the library version and the commit it was built
+ * from.  Static string. */
+JOULE_API const char *joule_version(void);
+
+/* ---------------------------------------------------------------------------
+ * Energy meter.
+ *
+ * A meter owns a set of energy domains (one GPU, one RAPL package, DRAM, an
+ * estimated CPU ...) gathered from sources (nvml, rapl, hwmon, estimate,
+ * fake), and one background sampler thread that reads them every interval.
+ * Windows are named spans of time; they may nest and overlap.  Ending a
+ * window gives a joule_reading: per-domain energy with its provenance and an
+ * absolute error bound.  See docs/methodology.md for every formula.
+ */
+
+#define JOULE_MAX_DOMAINS 32  /* domains one meter can hold */
+#define JOULE_NAME_MAX 64     /* window and domain names, with the NUL */
+#define JOULE_NOTE_MAX 256    /* notes (reason, model, interval), with the NUL */
+
+/* How a number was obtained.  Every energy number carries one. */
+enum joule_provenance {
+    JOULE_PROV_MEASURED = 0,    /* difference of a hardware energy counter */
+    JOULE_PROV_SAMPLED = 1,     /* power samples integrated (trapezoid) */
+    JOULE_PROV_ESTIMATED = 2,   /* a model (named in the note), no hardware reading */
+    JOULE_PROV_UNAVAILABLE = 3, /* no number; the note says why and how to fix it */
+};
+
+enum joule_domain_kind {
+    JOULE_DOMAIN_GPU = 0,
+    JOULE_DOMAIN_PACKAGE = 1, /* a CPU package (RAPL) */
+    JOULE_DOMAIN_CORE = 2,    /* cores, inside a package */
+    JOULE_DOMAIN_UNCORE = 3,  /* uncore / integrated GPU, inside a package */
+    JOULE_DOMAIN_DRAM = 4,
+    JOULE_DOMAIN_PSYS = 5,    /* whole platform (contains the package) */
+    JOULE_DOMAIN_CPU = 6,     /* whole CPU, when estimated */
+    JOULE_DOMAIN_OTHER = 7,
+};
+
+/* Flags on a domain reading or on a whole reading. */
+enum joule_flag {
+    JOULE_FLAG_SHORT_WINDOW = 1u << 0,  /* window < 2 counter updates: P x T used */
+    JOULE_FLAG_NEGATIVE_NET = 1u << 1,  /* net < 0: the idle baseline was wrong */
+    JOULE_FLAG_METER_GAP = 1u << 2,     /* a sampler gap > 5 intervals */
+    JOULE_FLAG_COUNTER_RESET = 1u << 3, /* the counter went back with no known range */
+    JOULE_FLAG_COARSE = 1u << 4,        /* sampled with an interval > duration / 10 */
+    JOULE_FLAG_ESTIMATED_ONLY = 1u << 5, /* reading: no measured or sampled domain */
+    JOULE_FLAG_MIXED = 1u << 6,         /* reading: the total mixes provenances */
+    JOULE_FLAG_PARTIAL = 1u << 7,       /* reading: some domain is unavailable */
+};
+
+/* Static names: "measured", "gpu", "short-window" ... Never NULL. */
+JOULE_API const char *joule_provenance_str(enum joule_provenance p);
+JOULE_API const char *joule_domain_kind_str(enum joule_domain_kind k);
+/* Name of the lowest set bit of flag ("short-window"), "" for 0. */
+JOULE_API const char *joule_flag_str(uint32_t flag);
+
+struct joule_meter_params {
+    /* Which sources to open: NULL or "auto" means nvml, rapl and hwmon, plus
+     * the CPU estimate when no CPU counter is readable.  Otherwise a comma
+     * list of "nvml", "rapl", "hwmon", "estimate" and "fake:PATH" (a scripted
+     * source for tests, see docs/methodology.md). */
+    const char *sources;
+    uint32_t interval_ms;      /* sampler period, >= 1; 0 = no sampler thread */
+    double cpu_tdp_w;          /* estimate: watts of the visible CPUs; 0 = table */
+    const char *powercap_root; /* NULL: $JOULE_POWERCAP_ROOT or /sys/class/powercap */
+    const char *nvml_lib;      /* NULL: $JOULE_NVML_LIB or libnvidia-ml.so.1 */
+    const char *hwmon_root;    /* NULL: $JOULE_HWMON_ROOT or /sys/class/hwmon */
+    const char *proc_root;     /* NULL: $JOULE_PROC_ROOT or /proc */
+    uint32_t timeline_max;     /* power samples kept (ring); 0 = no timeline */
+};
+
+/* Defaults: sources "auto", interval 100 ms, table TDP, 36000 samples
+ * (one hour at 100 ms). */
+JOULE_API struct joule_meter_params joule_meter_default_params(void);
+
+/* One domain's share of a window. */
+struct joule_domain_reading {
+    char name[JOULE_NAME_MAX];   /* "gpu0", "package-0", "package-0/dram", "cpu" */
+    char source[16];             /* "nvml", "rapl", "hwmon", "estimate", "fake" */
+    char note[JOULE_NOTE_MAX];   /* reason, model or caveat; "" when none */
+    enum joule_domain_kind kind;
+    enum joule_provenance provenance;
+    uint32_t flags;              /* enum joule_flag bits */
+    int32_t in_total;            /* 1: summed into the total; 0: inside another domain */
+    double energy_j;             /* gross energy */
+    double bound_j;              /* +- absolute bound on energy_j */
+    double net_energy_j;         /* energy_j - idle_power_w * duration; NAN w/o idle */
+    double net_bound_j;          /* bound_j + duration * idle sigma */
+    double idle_power_w;         /* idle baseline; NAN when none was measured */
+    double avg_power_w;          /* energy_j / duration */
+    double peak_power_w;         /* highest power seen in the window */
+    double interval_s;           /* sampler interval (sampled) or counter update period */
+    uint64_t n_samples;          /* sampler ticks inside the window */
+};
+
+/* A closed window. */
+struct joule_reading {
+    char name[JOULE_NAME_MAX];
+    double t_begin_s;            /* seconds since the meter was opened */
+    double duration_s;
+    double total_energy_j;       /* sum of available domains with in_total; NAN if none */
+    double total_bound_j;
+    double total_net_energy_j;   /* NAN without an idle baseline */
+    double total_net_bound_j;
+    enum joule_provenance total_provenance; /* the weakest provenance summed */
+    uint32_t flags;              /* union of domain flags plus reading flags */
+    uint32_t n_domains;
+    struct joule_domain_reading domains[JOULE_MAX_DOMAINS];
+};
+
+/* What a domain is, for listing devices.  Numbers not known are NAN. */
+struct joule_domain_info {
+    char name[JOULE_NAME_MAX];
+    char source[16];
+    char note[JOULE_NOTE_MAX];     /* why unavailable, or the model used */
+    char device[128];              /* GPU or CPU model, zone path, ... */
+    char uuid[96];                 /* GPU UUID, "" otherwise */
+    char driver[64];               /* driver version, "" when not known */
+    enum joule_domain_kind kind;
+    enum joule_provenance provenance; /* what readings of it will be */
+    int32_t in_total;
+    int32_t index;                 /* device index in its source (NVML index), or -1 */
+    int32_t mig_mode;              /* 1 on, 0 off, -1 unknown or not a GPU */
+    double power_w;                /* power now */
+    double power_limit_w;
+    double sm_clock_mhz;
+    double mem_clock_mhz;
+    double temperature_c;
+    double memory_used_mib;
+    double memory_total_mib;
+    double utilization_pct;
+    double counter_range_j;        /* wrap range, NAN when none */
+    double update_period_s;        /* counter update period, NAN when not a counter */
+};
+
+struct joule_meter;
+
+/* Open a meter: find and open the sources, start the sampler.
+ * A source that is missing or unreadable is not an error: its domains are
+ * listed with provenance JOULE_PROV_UNAVAILABLE and the reason.
+ * Returns JOULE_ERR_INVALID for bad params (unknown source, interval), with
+ * the message in joule_meter_errmsg(*out).  On every status but
+ * JOULE_ERR_NOMEM, *out is a meter the caller must close.  p may be NULL for
+ * the defaults.  Thread-safe handle: every function below may be called from
+ * any thread. */
+JOULE_API enum joule_status joule_meter_open(const struct joule_meter_params *p,
+                                             struct joule_meter **out);
+
+/* Stop the sampler and release everything.  NULL is a no-op. */
+JOULE_API void joule_meter_close(struct joule_meter *m);
+
+/* Message of the last failed call on m ("" when none).  Valid until the next
+ * call on m from any thread. */
+JOULE_API const char *joule_meter_errmsg(const struct joule_meter *m);
+
+/* Number of domains and the description of domain i (0-based). */
+JOULE_API uint32_t joule_meter_domain_count(const struct joule_meter *m);
+JOULE_API enum joule_status joule_meter_domain_info(struct joule_meter *m, uint32_t i,
+                                                    struct joule_domain_info *out);
+
+/* Measure idle power for `seconds` (blocks; >= 0.1 s): per domain the mean
+ * power and its std over 1 s sub-windows.  Later readings carry net
+ * energies.  Call it while the machine is idle, before any window. */
+JOULE_API enum joule_status joule_meter_idle(struct joule_meter *m, double seconds);
+
+/* Open the window `name` (1..JOULE_NAME_MAX-1 bytes).  JOULE_ERR_STATE if a
+ * window of that name is already open. */
+JOULE_API enum joule_status joule_meter_begin(struct joule_meter *m, const char *name);
+
+/* Close the window `name` and fill *out.  JOULE_ERR_NOT_FOUND if no such
+ * window is open. */
+JOULE_API enum joule_status joule_meter_end(struct joule_meter *m, const char *name,
+                                            struct joule_reading *out);
+
+/* Number of power samples held in the timeline ring, and how many older ones
+ * were dropped because it was full. */
+JOULE_API uint64_t joule_meter_timeline_count(const struct joule_meter *m, uint64_t *dropped);
+
+/* Write the timeline as CSV (t_s,<domain>_w,...) to path, atomically
+ * (a temporary file renamed over path).  Never call it inside a window you
+ * measure: it is disk I/O. */
+JOULE_API enum joule_status joule_meter_write_timeline(struct joule_meter *m, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* JOULE_H */

@@ -1,0 +1,92 @@
+/* fileio.c - whole-file reads and atomic writes. */
+#define _POSIX_C_SOURCE 200809L
+#include "fileio.h"
+#include "joule_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum joule_status joule_read_all(const char *path, size_t max_bytes, char **out, size_t *len,
+                                 char *err, size_t err_size)
+{
+    *out = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        joule_fmt(err, err_size, "%s: %s", path, strerror(errno));
+        return JOULE_ERR_IO;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+        if (n == cap) {
+            if (cap >= max_bytes) {
+                fclose(f);
+                free(buf);
+                joule_fmt(err, err_size, "%s: larger than %zu bytes", path, max_bytes);
+                return JOULE_ERR_FORMAT;
+            }
+            cap = cap * 2 > max_bytes ? max_bytes : cap * 2;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+            } else {
+                buf = nb;
+            }
+        }
+    }
+    int rerr = ferror(f);
+    fclose(f);
+    if (!buf) {
+        joule_fmt(err, err_size, "%s: out of memory", path);
+        return JOULE_ERR_NOMEM;
+    }
+    if (rerr) {
+        free(buf);
+        joule_fmt(err, err_size, "%s: read error", path);
+        return JOULE_ERR_IO;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return JOULE_OK;
+}
+
+enum joule_status joule_write_atomic(const char *path,
+                                     enum joule_status (*write)(FILE *f, void *ctx), void *ctx,
+                                     char *err, size_t err_size)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 32);
+    if (!tmp) {
+        joule_fmt(err, err_size, "%s: out of memory", path);
+        return JOULE_ERR_NOMEM;
+    }
+    joule_fmt(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        joule_fmt(err, err_size, "%s: cannot create: %s", tmp, strerror(errno));
+        free(tmp);
+        return JOULE_ERR_IO;
+    }
+    enum joule_status s = write(f, ctx);
+    if (s == JOULE_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
+        s = JOULE_ERR_IO;
+    if (fclose(f) != 0 && s == JOULE_OK)
+        s = JOULE_ERR_IO;
+    if (s == JOULE_OK && rename(tmp, path) != 0)
+        s = JOULE_ERR_IO;
+    if (s != JOULE_OK) {
+        joule_fmt(err, err_size, "%s: write failed: %s", path, strerror(errno));
+        remove(tmp);
+    }
+    free(tmp);
+    return s;
+}
