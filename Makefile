@@ -9,6 +9,7 @@ BUILD ?= build
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build run test sanitize install bench fuzz clean
 
@@ -46,7 +47,7 @@ fuzz:
 	@scripts/install-deps --fuzz
 	CC=clang cmake -S . -B build-fuzz -DJOULE_FUZZ=ON -DJOULE_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug
 	cmake --build build-fuzz -j $(JOBS)
-	scripts/fuzz-all build-fuzz 60
+	scripts/fuzz-all build-fuzz $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

@@ -6,6 +6,12 @@
 #ifndef JOULE_BANNED_H
 #define JOULE_BANNED_H
 
+/* The headers that declare them come first, so a later #include of them is a
+ * no-op and their inline definitions never meet the macros below. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #define JOULE_BANNED(func) sorry_##func##_is_a_banned_function
 
 #undef strcpy

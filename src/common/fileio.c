@@ -18,27 +18,29 @@ enum joule_status joule_read_all(const char *path, size_t max_bytes, char **out,
         joule_fmt(err, err_size, "%s: %s", path, strerror(errno));
         return JOULE_ERR_IO;
     }
-    size_t cap = 4096, n = 0;
+    /* Read up to max_bytes + 1: one byte more than allowed means too large. */
+    size_t cap = max_bytes < 4096 ? max_bytes + 1 : 4096, n = 0;
     char *buf = malloc(cap + 1);
     while (buf) {
         size_t got = fread(buf + n, 1, cap - n, f);
         n += got;
+        if (n > max_bytes) {
+            fclose(f);
+            free(buf);
+            joule_fmt(err, err_size, "%s: larger than %zu bytes", path, max_bytes);
+            return JOULE_ERR_FORMAT;
+        }
         if (got == 0)
             break;
         if (n == cap) {
-            if (cap >= max_bytes) {
-                fclose(f);
-                free(buf);
-                joule_fmt(err, err_size, "%s: larger than %zu bytes", path, max_bytes);
-                return JOULE_ERR_FORMAT;
-            }
-            cap = cap * 2 > max_bytes ? max_bytes : cap * 2;
-            char *nb = realloc(buf, cap + 1);
+            size_t ncap = cap * 2 > max_bytes + 1 ? max_bytes + 1 : cap * 2;
+            char *nb = realloc(buf, ncap + 1);
             if (!nb) {
                 free(buf);
                 buf = NULL;
             } else {
                 buf = nb;
+                cap = ncap;
             }
         }
     }

@@ -83,11 +83,16 @@ extern const struct meter_source_ops joule_meter_hwmon_ops;
 extern const struct meter_source_ops joule_meter_estimate_ops;
 extern const struct meter_source_ops joule_meter_fake_ops;
 
-/* Append a domain to ctx's table; fills every NAN default the caller left at
- * 0 by joule_meter_domain_def_init().  Returns false when the table is full. */
+/* Append a domain to ctx's table.  For a counter it copies range_j (when
+ * > 0) and update_s into the info; for METER_MODE_NONE it sets the
+ * provenance to unavailable.  Returns false when the table is full
+ * (JOULE_MAX_DOMAINS): the source must then fail its open with
+ * JOULE_ERR_INVALID and say so, never drop a domain silently (a dropped
+ * domain would undercount the total). */
 bool meter_add_domain(struct meter_open_ctx *ctx, const struct meter_domain_def *def);
 
-/* A definition with every number NAN, index -1, mig -1, in_total 1. */
+/* Start a definition: every number NAN, index -1, mig -1, in_total 1, and
+ * the provenance that `mode` implies (counter: measured, power: sampled). */
 void meter_domain_def_init(struct meter_domain_def *def, const char *name, const char *source,
                            enum joule_domain_kind kind, enum meter_mode mode);
 
@@ -156,14 +161,19 @@ void meter_fake_free(struct meter_fake_script *s);
  * Test hooks.
  */
 
-/* A replaceable clock: seconds on a monotonic scale. */
-typedef double (*meter_clock_fn)(void *ctx);
+/* A replaceable clock: `now` gives seconds on a monotonic scale, `sleep`
+ * waits (a virtual clock just advances). */
+struct meter_clock {
+    double (*now)(void *ctx);
+    void (*sleep)(void *ctx, double seconds);
+    void *ctx;
+};
 
 /* joule_meter_open with a clock of the caller's.  With p->interval_ms == 0
  * no sampler runs and meter_tick() drives samples by hand, so tests get
  * exact joules on a virtual clock. */
-enum joule_status meter_open_with_clock(const struct joule_meter_params *p, meter_clock_fn clock,
-                                        void *clock_ctx, struct joule_meter **out);
+enum joule_status meter_open_with_clock(const struct joule_meter_params *p,
+                                        const struct meter_clock *clock, struct joule_meter **out);
 
 /* Take one sampler tick now (what the sampler thread does each interval). */
 void meter_tick(struct joule_meter *m);

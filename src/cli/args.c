@@ -1,0 +1,111 @@
+/* args.c - option helpers shared by every command. */
+#include "cli.h"
+#include "joule_int.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "joule %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'joule %s --help'.\n", cmd);
+    va_end(ap);
+    return CLI_USAGE;
+}
+
+const char *cli_opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0)
+        return NULL;
+    if (a[n] == '=')
+        return a + n + 1;
+    if (a[n] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+bool cli_parse_double(const char *cmd, const char *opt, const char *v, double min, double max,
+                      double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (!*v || *end || errno || !isfinite(d) || d < min || d > max) {
+        cli_usage_error(cmd, "%s expects a number from %g to %g, got '%s'", opt, min, max, v);
+        return false;
+    }
+    *out = d;
+    return true;
+}
+
+bool cli_parse_u32(const char *cmd, const char *opt, const char *v, unsigned min, unsigned max,
+                   unsigned *out)
+{
+    char *end;
+    errno = 0;
+    long long d = strtoll(v, &end, 10);
+    if (!*v || *end || errno || d < (long long)min || d > (long long)max) {
+        cli_usage_error(cmd, "%s expects a whole number from %u to %u, got '%s'", opt, min, max,
+                        v);
+        return false;
+    }
+    *out = (unsigned)d;
+    return true;
+}
+
+int cli_meter_option(const char *cmd, int argc, char **argv, int *i,
+                     struct joule_meter_params *p)
+{
+    bool missing = false;
+    const char *v;
+    if ((v = cli_opt_value(argc, argv, i, "--interval", &missing)) != NULL) {
+        unsigned ms;
+        if (!cli_parse_u32(cmd, "--interval", v, 1, 60000, &ms))
+            return -1;
+        p->interval_ms = ms;
+        return 1;
+    }
+    if ((v = cli_opt_value(argc, argv, i, "--sources", &missing)) != NULL) {
+        p->sources = v;
+        return 1;
+    }
+    if ((v = cli_opt_value(argc, argv, i, "--cpu-tdp", &missing)) != NULL) {
+        double w;
+        if (!cli_parse_double(cmd, "--cpu-tdp", v, 1, 10000, &w))
+            return -1;
+        p->cpu_tdp_w = w;
+        return 1;
+    }
+    if (missing) {
+        cli_usage_error(cmd, "%s needs a value", argv[*i]);
+        return -1;
+    }
+    return 0;
+}
+
+struct joule_meter *cli_meter_open(const char *cmd, const struct joule_meter_params *p,
+                                   int *exit_code)
+{
+    struct joule_meter *m = NULL;
+    enum joule_status s = joule_meter_open(p, &m);
+    if (s != JOULE_OK) {
+        *exit_code = s == JOULE_ERR_INVALID || s == JOULE_ERR_FORMAT ? CLI_USAGE : CLI_RUNTIME;
+        fprintf(stderr, "joule %s: cannot open the energy meter: %s\n", cmd,
+                m ? joule_meter_errmsg(m) : joule_status_str(s));
+        joule_meter_close(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,49 @@
+/*
+ * main.c - the joule program: global options and the command table.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+#include "joule_int.h"
+
+#include <string.h>
+#include <unistd.h>
+
+static const struct cli_command commands[] = {
+    {"measure", cmd_measure, "energy of a command or of the built-in CPU workload"},
+    {"devices", cmd_devices, "energy sources found or missing, with device facts"},
+};
+
+static void print_help(void)
+{
+    printf("usage: joule [--version] [--help] <command> [options]\n\n"
+           "joule measures the energy of LLM inference: joules, with their provenance\n"
+           "(measured, sampled, estimated) and an error bound.\n\ncommands:\n");
+    for (size_t i = 0; i < JOULE_ARRAY_LEN(commands); i++)
+        printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+    printf("\n'joule <command> --help' describes a command.  Exit status: 0 success,\n"
+           "1 runtime failure, 2 usage or input error; joule measure exits with the\n"
+           "command's status.\n");
+}
+
+int main(int argc, char **argv)
+{
+    struct cli cli = {"joule", false, isatty(2) != 0};
+    if (argc < 2) {
+        print_help();
+        return CLI_USAGE;
+    }
+    const char *c = argv[1];
+    if (strcmp(c, "--version") == 0 || strcmp(c, "-V") == 0) {
+        printf("joule %s\n", joule_version());
+        return CLI_OK;
+    }
+    if (strcmp(c, "--help") == 0 || strcmp(c, "-h") == 0 || strcmp(c, "help") == 0) {
+        print_help();
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < JOULE_ARRAY_LEN(commands); i++)
+        if (strcmp(c, commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1, &cli);
+    fprintf(stderr, "joule: unknown command '%s'\nTry 'joule --help'.\n", c);
+    return CLI_USAGE;
+}
