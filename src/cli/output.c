@@ -180,7 +180,7 @@ void cli_print_reading(FILE *f, const struct joule_reading *r)
         }
         cell(f, d->avg_power_w, 9, 2);
         cell(f, d->peak_power_w, 9, 2);
-        fprintf(f, "  %s%s%s\n", prov, fl[0] ? " " : "", fl);
+        fprintf(f, "  %s%s%s%s\n", prov, fl[0] ? " [" : "", fl, fl[0] ? "]" : "");
     }
     char prov[48], fl[160];
     provenance_text(prov, sizeof(prov), r->total_provenance, NAN);
@@ -193,7 +193,7 @@ void cli_print_reading(FILE *f, const struct joule_reading *r)
         cell(f, r->total_net_bound_j, 10, prec_for(r->total_net_bound_j));
     }
     cell(f, r->duration_s > 0 ? r->total_energy_j / r->duration_s : NAN, 9, 2);
-    fprintf(f, " %9s  %s%s%s\n", "", prov, fl[0] ? " " : "", fl);
+    fprintf(f, " %9s  %s%s%s%s\n", "", prov, fl[0] ? " [" : "", fl, fl[0] ? "]" : "");
 
     bool header = false;
     for (uint32_t i = 0; i < r->n_domains; i++) {
