@@ -148,8 +148,10 @@ static enum joule_status estimate_read(struct meter_source *src, uint32_t d, dou
     struct estimate_state *st = src->state;
     uint64_t busy, total;
     uint32_t ncpu;
-    if (!read_stat(st, &busy, &total, &ncpu))
+    if (!read_stat(st, &busy, &total, &ncpu)) {
+        out->error = "cannot read /proc/stat";
         return JOULE_ERR_IO;
+    }
     if (st->started) {
         if (total > st->total && busy >= st->busy)
             st->u_last = (double)(busy - st->busy) / (double)(total - st->total);

@@ -406,8 +406,10 @@ static enum joule_status fake_read(struct meter_source *src, uint32_t i, double 
         return JOULE_ERR_STATE;
     const struct fake_domain *d = &s->d[i];
     for (size_t k = 0; k < d->n_fails; k++)
-        if (t >= d->fail_from[k] && t < d->fail_to[k])
+        if (t >= d->fail_from[k] && t < d->fail_to[k]) {
+            out->error = "scripted failure";
             return JOULE_ERR_IO;
+        }
     out->power_w = power_at(d, t);
     out->has_power = true;
     if (d->def.mode == METER_MODE_COUNTER) {

@@ -159,8 +159,10 @@ static enum joule_status hwmon_read(struct meter_source *src, uint32_t i, double
     if (i >= st->n || st->gpu[i].fd < 0)
         return JOULE_ERR_STATE;
     uint64_t v;
-    if (!read_u64_at(st->gpu[i].fd, &v))
+    if (!read_u64_at(st->gpu[i].fd, &v)) {
+        out->error = "the hwmon file does not hold a number";
         return JOULE_ERR_IO;
+    }
     if (st->gpu[i].counter) {
         out->counter_j = (double)v * 1e-6;
         out->has_counter = true;

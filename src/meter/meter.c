@@ -215,7 +215,7 @@ static bool read_domain(struct joule_meter *m, uint32_t i, double t)
         (d->def.mode == METER_MODE_POWER && !s.has_power)) {
         d->failures++;
         joule_fmt(d->fail_msg, sizeof(d->fail_msg), "read failed (%s)",
-                  joule_status_str(st == JOULE_OK ? JOULE_ERR_IO : st));
+                  s.error ? s.error : joule_status_str(st == JOULE_OK ? JOULE_ERR_IO : st));
         return false;
     }
     if (d->def.mode == METER_MODE_COUNTER) {

@@ -38,6 +38,7 @@ struct meter_sample {
     double power_w;   /* instantaneous power when has_power */
     bool has_counter;
     bool has_power;
+    const char *error; /* on a failed read: why (static or source-owned text) */
 };
 
 struct meter_source;

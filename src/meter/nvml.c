@@ -516,17 +516,22 @@ static enum joule_status nvml_read(struct meter_source *src, uint32_t d, double 
     const struct nvml_api *api = &((const struct nvml_state *)src->state)->api;
     if (g->mode == METER_MODE_COUNTER) {
         unsigned long long mj = 0;
-        if (NVML_OPT(api, total_energy_mj, g->dev, &mj) != NVML_SUCCESS)
+        int rc = NVML_OPT(api, total_energy_mj, g->dev, &mj);
+        if (rc != NVML_SUCCESS) {
+            out->error = nvml_errstr(api, rc);
             return JOULE_ERR_IO;
+        }
         out->counter_j = (double)mj * 1e-3;
         out->has_counter = true;
     }
     if (g->power_ok) {
         unsigned int mw = 0;
-        if (NVML_OPT(api, power_mw, g->dev, &mw) == NVML_SUCCESS) {
+        int rc = NVML_OPT(api, power_mw, g->dev, &mw);
+        if (rc == NVML_SUCCESS) {
             out->power_w = mw / 1000.0;
             out->has_power = true;
         } else if (g->mode == METER_MODE_POWER) {
+            out->error = nvml_errstr(api, rc);
             return JOULE_ERR_IO;
         }
         /* With a counter, power is only a help (short windows): go on. */

@@ -258,12 +258,16 @@ static enum joule_status rapl_read(struct meter_source *src, uint32_t d, double 
         return JOULE_ERR_STATE;
     char buf[64];
     ssize_t n = pread(st->zone[d].fd, buf, sizeof(buf) - 1, 0);
-    if (n <= 0)
+    if (n <= 0) {
+        out->error = n < 0 ? strerror(errno) : "energy_uj is empty";
         return JOULE_ERR_IO;
+    }
     buf[n] = '\0';
     uint64_t uj;
-    if (!meter_parse_u64(buf, &uj))
+    if (!meter_parse_u64(buf, &uj)) {
+        out->error = "energy_uj does not hold a number";
         return JOULE_ERR_FORMAT;
+    }
     out->counter_j = (double)uj * 1e-6;
     out->has_counter = true;
     return JOULE_OK;
