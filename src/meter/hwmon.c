@@ -16,7 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define HWMON_UPDATE_S 0.001 /* amdgpu refreshes its sensors at about 1 kHz or slower */
+/* amdgpu does not document its sensor update period: 1 ms is assumed, so the
+ * short-window correction applies only to windows under 2 ms. */
+#define HWMON_UPDATE_S 0.001
 
 struct hwmon_gpu {
     int fd;         /* energy1_input or power file */

@@ -230,10 +230,11 @@ static bool read_domain(struct joule_meter *m, uint32_t i, double t)
         }
         d->last_raw_j = s.counter_j;
         d->have_raw = true;
-        /* Power from the counter only over spans of at least one update
-         * period: shorter spans see a stale counter and read 0 W. */
+        /* Power from the counter only over spans of at least ten update
+         * periods (and 10 ms): a counter that moves in steps of U reads 0 W
+         * over shorter spans, and +-1 step is then at most 10%. */
         double span = t - d->pw_ref_t;
-        double min_span = fmax(d->def.update_s, 1e-3);
+        double min_span = fmax(10.0 * d->def.update_s, 0.01);
         if (s.has_power) {
             d->power_w = s.power_w;
         } else if (span >= min_span) {
