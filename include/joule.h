@@ -240,6 +240,63 @@ JOULE_API uint64_t joule_meter_timeline_count(const struct joule_meter *m, uint6
  * measure: it is disk I/O. */
 JOULE_API enum joule_status joule_meter_write_timeline(struct joule_meter *m, const char *path);
 
+
+/* ---------------------------------------------------------------------------
+ * Model files (GGUF).
+ */
+
+#define JOULE_TYPE_LIMIT 40 /* tensor type ids are below this */
+
+/* What a GGUF model file holds.  Counts not in the file are 0, numbers not
+ * in the file NAN, ids not in the file -1, strings not in the file "". */
+struct joule_model_info {
+    char arch[32];                 /* general.architecture: "llama", "qwen2", "phi3" */
+    char name[128];                /* general.name */
+    uint32_t gguf_version;
+    uint32_t n_tensors;
+    uint64_t file_bytes;
+    uint64_t n_params;             /* elements of every tensor */
+    uint64_t tensor_bytes;         /* bytes of every tensor */
+    double bits_per_weight;        /* 8 * tensor_bytes / n_params */
+    int64_t file_type;             /* general.file_type (llama.cpp's ftype), -1 if absent */
+    uint32_t n_ctx;                /* <arch>.context_length */
+    uint32_t n_embd;
+    uint32_t n_layer;
+    uint32_t n_head;
+    uint32_t n_head_kv;
+    uint32_t n_ff;
+    uint32_t n_rot;                /* rope.dimension_count (default head dim) */
+    uint32_t head_dim;             /* n_embd / n_head */
+    double rope_freq_base;
+    char rope_scaling[16];         /* "none", "linear", "yarn", ... */
+    double rope_scaling_factor;
+    double norm_eps;               /* attention.layer_norm_rms_epsilon */
+    int32_t tied_output;           /* 1: no output.weight, the embedding is reused */
+    char tokenizer[16];            /* tokenizer.ggml.model: "llama" (SPM), "gpt2" (BPE) */
+    char tokenizer_pre[32];
+    uint32_t n_vocab;              /* tokens in the vocabulary */
+    int64_t bos_id;
+    int64_t eos_id;
+    int64_t unk_id;
+    int64_t pad_id;
+    int32_t add_bos;               /* 1, 0, or -1 when the file does not say */
+    int32_t add_eos;
+    int32_t has_chat_template;
+    uint32_t type_tensors[JOULE_TYPE_LIMIT]; /* per tensor type id: tensors */
+    uint64_t type_params[JOULE_TYPE_LIMIT];  /* ... their elements */
+    uint64_t type_bytes[JOULE_TYPE_LIMIT];   /* ... their bytes */
+};
+
+/* Read the header and metadata of the GGUF file at path (mmap; tensor data
+ * is not touched) into *out.  A malformed file gives JOULE_ERR_FORMAT and
+ * "PATH: offset N: what is wrong (expected ...)" in err; JOULE_ERR_IO when
+ * it cannot be opened.  err may be NULL when err_size is 0. */
+JOULE_API enum joule_status joule_model_inspect(const char *path, struct joule_model_info *out,
+                                                char *err, size_t err_size);
+
+/* Name of a tensor type id ("f16", "q4_k"); "unknown" otherwise.  Static. */
+JOULE_API const char *joule_type_name(uint32_t type);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,187 @@
+/* cmd_model.c - `joule model <subcommand>`: model files. */
+#include "cli.h"
+#include "joule_int.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char *const usage[] = {
+    "usage: joule model info FILE [--json]",
+    "",
+    "  info     what a GGUF model file holds: architecture, parameters,",
+    "           hyper-parameters, RoPE, tensor types and bits per weight,",
+    "           tokenizer, special tokens, chat template",
+    "",
+    "See docs/cli/joule-model.md.",
+    NULL,
+};
+
+static void print_usage(FILE *f)
+{
+    for (int k = 0; usage[k]; k++)
+        fprintf(f, "%s\n", usage[k]);
+}
+
+static json_t *id_or_null(int64_t id)
+{
+    return id >= 0 ? json_integer(id) : json_null();
+}
+
+static json_t *flag_or_null(int32_t f)
+{
+    return f < 0 ? json_null() : json_boolean(f);
+}
+
+static json_t *info_json(const char *path, const struct joule_model_info *in)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "file", json_string(path));
+    json_object_set_new(o, "file_bytes", json_integer((json_int_t)in->file_bytes));
+    json_object_set_new(o, "gguf_version", json_integer(in->gguf_version));
+    json_object_set_new(o, "architecture", json_string(in->arch));
+    json_object_set_new(o, "name", json_string(in->name));
+    json_object_set_new(o, "parameters", json_integer((json_int_t)in->n_params));
+    json_object_set_new(o, "tensors", json_integer(in->n_tensors));
+    json_object_set_new(o, "bits_per_weight",
+                        isfinite(in->bits_per_weight) ? json_real(in->bits_per_weight)
+                                                      : json_null());
+    json_object_set_new(o, "file_type", id_or_null(in->file_type));
+    json_t *h = json_object();
+    json_object_set_new(h, "context_length", json_integer(in->n_ctx));
+    json_object_set_new(h, "embedding_length", json_integer(in->n_embd));
+    json_object_set_new(h, "block_count", json_integer(in->n_layer));
+    json_object_set_new(h, "feed_forward_length", json_integer(in->n_ff));
+    json_object_set_new(h, "head_count", json_integer(in->n_head));
+    json_object_set_new(h, "head_count_kv", json_integer(in->n_head_kv));
+    json_object_set_new(h, "head_dim", json_integer(in->head_dim));
+    json_object_set_new(h, "norm_eps", isfinite(in->norm_eps) ? json_real(in->norm_eps)
+                                                              : json_null());
+    json_object_set_new(h, "tied_output", json_boolean(in->tied_output));
+    json_object_set_new(o, "hyperparameters", h);
+    json_t *r = json_object();
+    json_object_set_new(r, "dimension_count", json_integer(in->n_rot));
+    json_object_set_new(r, "freq_base", json_real(in->rope_freq_base));
+    json_object_set_new(r, "scaling", json_string(in->rope_scaling));
+    json_object_set_new(r, "scaling_factor", isfinite(in->rope_scaling_factor)
+                                                 ? json_real(in->rope_scaling_factor)
+                                                 : json_null());
+    json_object_set_new(o, "rope", r);
+    json_t *types = json_array();
+    for (uint32_t t = 0; t < JOULE_TYPE_LIMIT; t++) {
+        if (!in->type_tensors[t])
+            continue;
+        json_t *e = json_object();
+        json_object_set_new(e, "type", json_string(joule_type_name(t)));
+        json_object_set_new(e, "tensors", json_integer(in->type_tensors[t]));
+        json_object_set_new(e, "parameters", json_integer((json_int_t)in->type_params[t]));
+        json_object_set_new(e, "bytes", json_integer((json_int_t)in->type_bytes[t]));
+        json_array_append_new(types, e);
+    }
+    json_object_set_new(o, "tensor_types", types);
+    json_t *tk = json_object();
+    json_object_set_new(tk, "model", json_string(in->tokenizer));
+    json_object_set_new(tk, "pre", json_string(in->tokenizer_pre));
+    json_object_set_new(tk, "vocab_size", json_integer(in->n_vocab));
+    json_object_set_new(tk, "bos_id", id_or_null(in->bos_id));
+    json_object_set_new(tk, "eos_id", id_or_null(in->eos_id));
+    json_object_set_new(tk, "unk_id", id_or_null(in->unk_id));
+    json_object_set_new(tk, "pad_id", id_or_null(in->pad_id));
+    json_object_set_new(tk, "add_bos", flag_or_null(in->add_bos));
+    json_object_set_new(tk, "add_eos", flag_or_null(in->add_eos));
+    json_object_set_new(tk, "chat_template", json_boolean(in->has_chat_template));
+    json_object_set_new(o, "tokenizer", tk);
+    return o;
+}
+
+static void print_id(const char *label, int64_t id)
+{
+    if (id >= 0)
+        printf(" %s %lld", label, (long long)id);
+}
+
+static void print_info(const char *path, const struct joule_model_info *in)
+{
+    printf("file           %s (%.1f MiB, GGUF v%u)\n", path, (double)in->file_bytes / 1048576.0,
+           in->gguf_version);
+    printf("architecture   %s%s%s%s\n", in->arch[0] ? in->arch : "(none)",
+           in->name[0] ? " (" : "", in->name, in->name[0] ? ")" : "");
+    printf("parameters     %llu in %u tensors, %.2f bits per weight\n",
+           (unsigned long long)in->n_params, in->n_tensors, in->bits_per_weight);
+    printf("shape          %u layers, embedding %u, FFN %u, %u heads (%u KV, dim %u), "
+           "context %u%s\n",
+           in->n_layer, in->n_embd, in->n_ff, in->n_head, in->n_head_kv, in->head_dim, in->n_ctx,
+           in->tied_output ? ", tied output" : "");
+    printf("rope           %u dims, base %g, scaling %s", in->n_rot, in->rope_freq_base,
+           in->rope_scaling);
+    if (isfinite(in->rope_scaling_factor))
+        printf(" x%g", in->rope_scaling_factor);
+    printf("\n");
+    if (isfinite(in->norm_eps))
+        printf("norm eps       %g\n", in->norm_eps);
+    printf("tensor types  ");
+    for (uint32_t t = 0; t < JOULE_TYPE_LIMIT; t++)
+        if (in->type_tensors[t])
+            printf(" %s x%u (%.1f%%)", joule_type_name(t), in->type_tensors[t],
+                   in->n_params ? 100.0 * (double)in->type_params[t] / (double)in->n_params : 0);
+    printf("\n");
+    printf("tokenizer      %s%s%s%s, %u tokens", in->tokenizer[0] ? in->tokenizer : "(none)",
+           in->tokenizer_pre[0] ? " (pre " : "", in->tokenizer_pre,
+           in->tokenizer_pre[0] ? ")" : "", in->n_vocab);
+    print_id("bos", in->bos_id);
+    print_id("eos", in->eos_id);
+    print_id("unk", in->unk_id);
+    print_id("pad", in->pad_id);
+    if (in->add_bos >= 0)
+        printf(" add_bos %s", in->add_bos ? "yes" : "no");
+    printf("\nchat template  %s\n", in->has_chat_template ? "yes" : "no");
+}
+
+static int model_info(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            print_usage(stdout);
+            return CLI_OK;
+        } else if (argv[i][0] == '-')
+            return cli_usage_error("model info", "unknown option '%s'", argv[i]);
+        else if (path)
+            return cli_usage_error("model info", "one file at a time ('%s' and '%s')", path,
+                                   argv[i]);
+        else
+            path = argv[i];
+    }
+    if (!path)
+        return cli_usage_error("model info", "no model file given");
+    struct joule_model_info info;
+    char err[512];
+    enum joule_status s = joule_model_inspect(path, &info, err, sizeof(err));
+    if (s != JOULE_OK) {
+        fprintf(stderr, "joule model info: %s\n", err);
+        return s == JOULE_ERR_FORMAT ? CLI_USAGE : CLI_RUNTIME;
+    }
+    if (json)
+        cli_print_json(info_json(path, &info));
+    else
+        print_info(path, &info);
+    return CLI_OK;
+}
+
+int cmd_model(int argc, char **argv, struct cli *cli)
+{
+    (void)cli;
+    if (argc < 2) {
+        print_usage(stderr);
+        return CLI_USAGE;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        print_usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(argv[1], "info") == 0)
+        return model_info(argc - 1, argv + 1);
+    return cli_usage_error("model", "unknown subcommand '%s' (expected: info)", argv[1]);
+}
