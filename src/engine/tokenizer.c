@@ -45,7 +45,7 @@ struct bigram {
     int32_t left;  /* symbol index */
     int32_t right;
     double prio;
-    size_t size;   /* bytes of left + right when queued; stale entries differ */
+    uint32_t size; /* bytes of left + right when queued; stale entries differ */
 };
 
 struct bigram_heap {
@@ -101,10 +101,11 @@ static struct bigram heap_pop(struct bigram_heap *h)
     return top;
 }
 
-/* A symbol: a run of bytes of the working text, linked to its neighbours. */
+/* A symbol: a run of bytes of the working text, linked to its neighbours.
+ * Working texts stay below 2^31 bytes (JOULE_TOKENIZE_MAX_BYTES x 8). */
 struct symbol {
     int32_t prev, next; /* -1 at the ends */
-    size_t off, n;      /* bytes; n == 0 once merged into its left neighbour */
+    uint32_t off, n;    /* bytes; n == 0 once merged into its left neighbour */
 };
 
 /* Cuts text[0 .. n) into UTF-8 characters (llama.cpp's lead-byte lengths). */
@@ -116,7 +117,7 @@ static size_t split_chars(const char *text, size_t n, struct symbol *sym)
         if (len > n - off)
             len = n - off;
         sym[count] = (struct symbol){(int32_t)count - 1, off + len == n ? -1 : (int32_t)count + 1,
-                                     off, len};
+                                     (uint32_t)off, (uint32_t)len};
         off += len;
         count++;
     }
@@ -153,7 +154,7 @@ static bool spm_try_bigram(struct spm_ctx *c, int32_t left, int32_t right)
     if (left < 0 || right < 0)
         return true;
     const struct symbol *l = &c->sym[left], *r = &c->sym[right];
-    size_t size = l->n + r->n;
+    uint32_t size = l->n + r->n;
     int32_t id = joule_vocab_find(c->v, c->text + l->off, size);
     if (id == JOULE_TOKEN_NULL)
         return true;
@@ -259,22 +260,24 @@ static bool is_wide_space(uint32_t cp)
 }
 
 struct span {
-    size_t start, len; /* in code points */
+    uint32_t start, len; /* in code points */
 };
 
-/* Working memory of one BPE fragment. */
+/* Working memory of one BPE fragment.  Offsets are uint32_t: a fragment
+ * has at most JOULE_TOKENIZE_MAX_BYTES bytes, so subj below 2^30. */
 struct bpe_ctx {
     const struct joule_vocab *v;
     uint32_t *cp;        /* [ncp] code points (invalid input -> U+FFFD) */
     size_t ncp;
     char *subj;          /* what the regexes see: valid UTF-8 */
-    size_t *boff;        /* [ncp + 1] byte offset of code point i in subj */
-    size_t *cpi;         /* [subj bytes + 1] code point index at a byte offset */
+    uint32_t *boff;      /* [ncp + 1] byte offset of code point i in subj */
+    uint32_t *cpi;       /* [subj bytes + 1] code point index at a byte offset */
     struct span *seg, *seg2; /* [ncp] pieces, and the next round's */
     size_t nseg;
     pcre2_match_data *md;
-    char *word;          /* one piece, byte-encoded */
-    struct symbol *sym;
+    char *word;          /* one piece, byte-encoded: [word_cap] */
+    struct symbol *sym;  /* [word_cap] */
+    size_t word_cap;
     struct bigram_heap heap;
 };
 
@@ -292,22 +295,37 @@ static void bpe_ctx_free(struct bpe_ctx *c)
     free(c->heap.a);
 }
 
+/* Room for a word of `bytes` bytes (and as many symbols). */
+static bool bpe_word_room(struct bpe_ctx *c, size_t bytes)
+{
+    if (bytes <= c->word_cap)
+        return true;
+    size_t cap = c->word_cap ? c->word_cap : 64;
+    while (cap < bytes)
+        cap *= 2;
+    char *w = realloc(c->word, cap);
+    if (!w)
+        return false;
+    c->word = w;
+    struct symbol *sym = joule_realloc_array(c->sym, cap, sizeof(*sym));
+    if (!sym)
+        return false;
+    c->sym = sym;
+    c->word_cap = cap;
+    return true;
+}
+
 static enum joule_status bpe_ctx_init(struct bpe_ctx *c, const char *s, size_t n)
 {
-    size_t n4, n8;
-    if (!joule_mul_size(n, 4, &n4) || !joule_mul_size(n, 8, &n8))
-        return JOULE_ERR_NOMEM;
+    /* Each input byte becomes at most 3 bytes of subj (U+FFFD). */
     c->cp = joule_calloc(n + 1, sizeof(uint32_t));
-    c->subj = malloc(n4 + 1);
-    c->boff = joule_calloc(n + 1, sizeof(size_t));
-    c->cpi = joule_calloc(n4 + 1, sizeof(size_t));
+    c->subj = joule_calloc(3 * n + 1, 1);
+    c->boff = joule_calloc(n + 1, sizeof(uint32_t));
+    c->cpi = joule_calloc(3 * n + 1, sizeof(uint32_t));
     c->seg = joule_calloc(n + 1, sizeof(struct span));
     c->seg2 = joule_calloc(n + 1, sizeof(struct span));
     c->md = pcre2_match_data_create(1, NULL);
-    c->word = malloc(n8 + 1);
-    c->sym = joule_calloc(n8 + 1, sizeof(struct symbol));
-    if (!c->cp || !c->subj || !c->boff || !c->cpi || !c->seg || !c->seg2 || !c->md ||
-        !c->word || !c->sym)
+    if (!c->cp || !c->subj || !c->boff || !c->cpi || !c->seg || !c->seg2 || !c->md)
         return JOULE_ERR_NOMEM;
     size_t i = 0, b = 0;
     while (i < n) {
@@ -317,19 +335,19 @@ static enum joule_status bpe_ctx_init(struct bpe_ctx *c, const char *s, size_t n
             seen = 0x0B;
         else if (cp >= 0xD800 && cp <= 0xDFFF)
             seen = JOULE_CP_REPLACEMENT; /* PCRE2 cannot take surrogates */
-        c->boff[c->ncp] = b;
-        c->cpi[b] = c->ncp;
+        c->boff[c->ncp] = (uint32_t)b;
+        c->cpi[b] = (uint32_t)c->ncp;
         c->cp[c->ncp++] = cp;
         b += joule_utf8_encode(seen, (uint8_t *)c->subj + b);
     }
-    c->boff[c->ncp] = b;
-    c->cpi[b] = c->ncp;
-    c->seg[0] = (struct span){0, c->ncp};
+    c->boff[c->ncp] = (uint32_t)b;
+    c->cpi[b] = (uint32_t)c->ncp;
+    c->seg[0] = (struct span){0, (uint32_t)c->ncp};
     c->nseg = c->ncp ? 1 : 0;
     return JOULE_OK;
 }
 
-static void push_span(struct span *out, size_t *n, size_t start, size_t end)
+static void push_span(struct span *out, size_t *n, uint32_t start, uint32_t end)
 {
     if (end > start)
         out[(*n)++] = (struct span){start, end - start};
@@ -341,7 +359,7 @@ static void bpe_split_trailing_space(struct bpe_ctx *c)
 {
     size_t n2 = 0;
     for (size_t k = 0; k < c->nseg; k++) {
-        size_t start = c->seg[k].start, end = start + c->seg[k].len, ws = end;
+        uint32_t start = c->seg[k].start, end = start + c->seg[k].len, ws = end;
         while (ws > start) {
             char ch = c->subj[c->boff[ws - 1]];
             if (c->boff[ws] - c->boff[ws - 1] != 1 || !(ch == ' ' || (ch >= '\t' && ch <= '\r')))
@@ -394,7 +412,8 @@ static enum joule_status bpe_split(struct bpe_ctx *c, const pcre2_code *re)
     return JOULE_OK;
 }
 
-/* The piece's code points as UTF-8 bytes, each byte as its GPT-2 character. */
+/* The piece's code points as UTF-8 bytes, each byte as its GPT-2 character
+ * (at most 8 bytes per code point). */
 static size_t bpe_encode_word(const struct bpe_ctx *c, const struct span *sp, char *out)
 {
     size_t k = 0;
@@ -442,6 +461,8 @@ static void bpe_output(struct bpe_ctx *c, size_t count, struct ids_out *o)
 
 static enum joule_status bpe_word(struct bpe_ctx *c, const struct span *sp, struct ids_out *o)
 {
+    if (!bpe_word_room(c, (size_t)sp->len * 8))
+        return JOULE_ERR_NOMEM;
     size_t wn = bpe_encode_word(c, sp, c->word);
     if (wn == 0)
         return JOULE_OK;

@@ -586,6 +586,159 @@ static void test_validation(void)
 }
 
 /* ---------------------------------------------------------------------------
+ * GGUF loader, on files written in memory with the model module's writer.
+ */
+
+/* What to put into a synthesized vocab GGUF. */
+struct gguf_spec {
+    const char *model;            /* NULL: no tokenizer.ggml.model */
+    const char *pre;              /* NULL: no key */
+    bool tokens_as_u32;           /* tokens key with the wrong type */
+    size_t n_scores;              /* 0: no key */
+    bool scores_f64;              /* scores with the wrong element type */
+    bool with_types;
+    uint32_t bos_id;              /* UINT32_MAX: no key */
+    bool add_bos_as_u8;           /* add_bos_token with the wrong type */
+};
+
+static const char *const g_tokens[] = {"<unk>", "<s>", "</s>", SP, "a", "b", SP "a", "ab",
+                                       "<0x41>", "<0x42>"};
+#define G_N 10
+
+static enum joule_status load_spec(const struct gguf_spec *sp, struct joule_vocab **v,
+                                   char *err, size_t err_size)
+{
+    static const char *const merges[] = {"a b"};
+    struct joule_gguf_writer *w = NULL;
+    uint8_t *buf = NULL;
+    size_t size = 0;
+    struct joule_gguf *g = NULL;
+    float scores[G_N] = {0, 0, 0, -1, -2, -2, -1.5f, -3, 0, 0};
+    double scores64[G_N] = {0};
+    int32_t types[G_N] = {2, 3, 3, 1, 1, 1, 1, 1, 6, 6};
+    uint32_t u32s[G_N] = {0};
+    *v = NULL;
+    CHECK(joule_gguf_writer_open(&w) == JOULE_OK);
+    if (!w)
+        return JOULE_ERR_NOMEM;
+    CHECK(joule_gguf_writer_set_str(w, "general.architecture", "llama") == JOULE_OK);
+    if (sp->model)
+        CHECK(joule_gguf_writer_set_str(w, "tokenizer.ggml.model", sp->model) == JOULE_OK);
+    if (sp->pre)
+        CHECK(joule_gguf_writer_set_str(w, "tokenizer.ggml.pre", sp->pre) == JOULE_OK);
+    if (sp->tokens_as_u32)
+        CHECK(joule_gguf_writer_set_array(w, "tokenizer.ggml.tokens", JOULE_GGUF_TYPE_UINT32,
+                                          u32s, G_N) == JOULE_OK);
+    else
+        CHECK(joule_gguf_writer_set_array(w, "tokenizer.ggml.tokens", JOULE_GGUF_TYPE_STRING,
+                                          g_tokens, G_N) == JOULE_OK);
+    if (sp->n_scores && sp->scores_f64)
+        CHECK(joule_gguf_writer_set_array(w, "tokenizer.ggml.scores", JOULE_GGUF_TYPE_FLOAT64,
+                                          scores64, sp->n_scores) == JOULE_OK);
+    else if (sp->n_scores)
+        CHECK(joule_gguf_writer_set_array(w, "tokenizer.ggml.scores", JOULE_GGUF_TYPE_FLOAT32,
+                                          scores, sp->n_scores) == JOULE_OK);
+    if (sp->with_types)
+        CHECK(joule_gguf_writer_set_array(w, "tokenizer.ggml.token_type", JOULE_GGUF_TYPE_INT32,
+                                          types, G_N) == JOULE_OK);
+    if (sp->model && strcmp(sp->model, "gpt2") == 0)
+        CHECK(joule_gguf_writer_set_array(w, "tokenizer.ggml.merges", JOULE_GGUF_TYPE_STRING,
+                                          merges, 1) == JOULE_OK);
+    if (sp->bos_id != UINT32_MAX)
+        CHECK(joule_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", sp->bos_id) ==
+              JOULE_OK);
+    CHECK(joule_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2) == JOULE_OK);
+    if (sp->add_bos_as_u8)
+        CHECK(joule_gguf_writer_set_u8(w, "tokenizer.ggml.add_bos_token", 1) == JOULE_OK);
+    else
+        CHECK(joule_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", true) == JOULE_OK);
+    CHECK(joule_gguf_writer_set_bool(w, "tokenizer.ggml.add_eos_token", true) == JOULE_OK);
+    CHECK(joule_gguf_writer_write_buffer(w, &buf, &size) == JOULE_OK);
+    joule_gguf_writer_close(w);
+    enum joule_status st = JOULE_ERR_IO;
+    if (buf && joule_gguf_open_buffer(buf, size, &g, err, err_size) == JOULE_OK) {
+        st = joule_vocab_from_gguf(g, v, err, err_size);
+        joule_gguf_close(g); /* the vocabulary must not need the file any more */
+    }
+    free(buf);
+    return st;
+}
+
+static void test_gguf_loader(void)
+{
+    struct gguf_spec good = {"llama", NULL, false, G_N, false, true, 1, false};
+    struct joule_vocab *v = NULL;
+    char err[512];
+    CHECK(load_spec(&good, &v, err, sizeof(err)) == JOULE_OK);
+    if (v) {
+        int32_t ids[16];
+        size_t n = tokenize(v, "ab", JOULE_TOKENIZE_ADD_SPECIAL, ids, 16);
+        /* BOS, "▁a" (score -1.5 beats "ab" at -3), "b", EOS */
+        int32_t want[] = {1, 6, 5, 2};
+        CHECK(ids_equal(ids, n, want, 4));
+        n = tokenize(v, "A", 0, ids, 16); /* byte fallback to <0x41> */
+        int32_t want2[] = {3, 8};
+        CHECK(ids_equal(ids, n, want2, 2));
+        CHECK(joule_vocab_eos(v) == 2 && joule_vocab_unk(v) == 0 && joule_vocab_add_eos(v));
+        CHECK(joule_vocab_token_score(v, 7) == -3.0f);
+        CHECK(joule_vocab_token_type(v, 8) == JOULE_TOKEN_BYTE);
+        joule_vocab_free(v);
+    }
+
+    struct gguf_spec s = good;
+    s.model = NULL;
+    CHECK(load_spec(&s, &v, err, sizeof(err)) == JOULE_ERR_NOT_FOUND && !v);
+    s = good;
+    s.model = "bert";
+    CHECK(load_spec(&s, &v, err, sizeof(err)) == JOULE_ERR_UNSUPPORTED && !v);
+    CHECK(strstr(err, "bert") != NULL);
+    s = good;
+    s.model = "gpt2";
+    s.pre = "klingon";
+    CHECK(load_spec(&s, &v, err, sizeof(err)) == JOULE_ERR_UNSUPPORTED && !v);
+    CHECK(strstr(err, "klingon") && strstr(err, "starcoder"));
+    s.pre = "refact";
+    CHECK(load_spec(&s, &v, err, sizeof(err)) == JOULE_OK && v);
+    if (v) {
+        CHECK_STR(joule_vocab_pre(v), "starcoder"); /* same regexes */
+        CHECK(joule_vocab_kind(v) == JOULE_VOCAB_BPE);
+        joule_vocab_free(v);
+        v = NULL;
+    }
+    s = good;
+    s.tokens_as_u32 = true;
+    CHECK(load_spec(&s, &v, err, sizeof(err)) == JOULE_ERR_FORMAT && !v);
+    s = good;
+    s.n_scores = G_N - 1;
+    CHECK(load_spec(&s, &v, err, sizeof(err)) == JOULE_ERR_FORMAT && !v);
+    s = good;
+    s.scores_f64 = true;
+    CHECK(load_spec(&s, &v, err, sizeof(err)) == JOULE_ERR_FORMAT && !v);
+    s = good;
+    s.add_bos_as_u8 = true;
+    CHECK(load_spec(&s, &v, err, sizeof(err)) == JOULE_ERR_FORMAT && !v);
+    /* An out-of-range special id is ignored (llama.cpp): the default stands. */
+    s = good;
+    s.bos_id = 999;
+    CHECK(load_spec(&s, &v, err, sizeof(err)) == JOULE_OK && v);
+    if (v) {
+        CHECK(joule_vocab_bos(v) == 1);
+        joule_vocab_free(v);
+        v = NULL;
+    }
+    /* No scores, no types: every token NORMAL with score 0 still works. */
+    s = good;
+    s.n_scores = 0;
+    s.with_types = false;
+    CHECK(load_spec(&s, &v, err, sizeof(err)) == JOULE_OK && v);
+    if (v) {
+        CHECK(joule_vocab_token_type(v, 8) == JOULE_TOKEN_NORMAL);
+        joule_vocab_free(v);
+    }
+    CHECK(joule_vocab_from_gguf(NULL, &v, err, sizeof(err)) == JOULE_ERR_INVALID && !v);
+}
+
+/* ---------------------------------------------------------------------------
  * Real vocabularies and llama.cpp's test vectors.
  */
 
@@ -822,6 +975,7 @@ int main(void)
     RUN(test_hostile_input);
     RUN(test_buffers);
     RUN(test_validation);
+    RUN(test_gguf_loader);
     RUN(test_real_vectors);
     TEST_MAIN_END();
 }
