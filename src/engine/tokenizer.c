@@ -715,6 +715,81 @@ static size_t token_piece(const struct joule_vocab *v, int32_t id, bool render_s
     return k;
 }
 
+/*
+ * llama.cpp's three clean-up passes, in place on t[0 .. n); each returns
+ * the new length.  They read t[i - 1] after earlier writes exactly as
+ * llama.cpp's loops do, so the results agree byte for byte.
+ */
+static size_t clean_punct(char *t, size_t n)
+{
+    size_t k = n ? 1 : 0;
+    for (size_t i = 1; i < n; i++) {
+        char x = t[i];
+        if (t[i - 1] == ' ' && (x == '?' || x == '!' || x == '.' || x == ','))
+            k--; /* " ?" -> "?" */
+        t[k++] = x;
+    }
+    return k;
+}
+
+static size_t clean_lone_apostrophe(char *t, size_t n)
+{
+    size_t k = n ? 1 : 0;
+    for (size_t i = 1; i < n; i++) {
+        char x = t[i];
+        if (x == '\'' && i + 1 < n && t[i - 1] == ' ' && t[i + 1] == ' ') {
+            k--;          /* " ' " -> "'" */
+            t[++i] = '\0';
+        }
+        t[k++] = x;
+    }
+    return k;
+}
+
+static size_t clean_contractions(char *t, size_t n)
+{
+    size_t k = n ? 1 : 0;
+    for (size_t i = 1; i < n; i++) {
+        char x = t[i];
+        if (t[i - 1] == ' ' && x == '\'' && i + 1 < n) {
+            char x1 = t[i + 1];
+            char x2 = i + 2 < n ? t[i + 2] : '\0';
+            if (x1 == 's' || x1 == 'm')
+                k--; /* " 's" " 'm" */
+            else if (x1 != 't' && x1 != 'd' && i + 2 < n &&
+                     ((x1 == 'r' && x2 == 'e') || (x1 == 'v' && x2 == 'e')))
+                k--; /* " 're" " 've" */
+        }
+        t[k++] = x;
+    }
+    return k;
+}
+
+/* The text of ids (already range-checked) into t, counting past its cap. */
+static void detokenize_into(const struct joule_vocab *v, const int32_t *ids, size_t n,
+                            unsigned flags, struct text_out *t)
+{
+    bool remove_space = v->add_space_prefix;
+    if ((flags & JOULE_DETOKENIZE_REMOVE_SPECIAL) && v->add_bos && n > 0 && ids[0] == v->bos) {
+        remove_space = false; /* as llama.cpp: the space after BOS stays */
+        ids++;
+        n--;
+    }
+    if ((flags & JOULE_DETOKENIZE_REMOVE_SPECIAL) && v->add_eos && n > 0 && ids[n - 1] == v->eos)
+        n--;
+    char buf[JOULE_VOCAB_MAX_TOKEN_BYTES + 8];
+    for (size_t i = 0; i < n; i++) {
+        size_t k = token_piece(v, ids[i], (flags & JOULE_DETOKENIZE_RENDER_SPECIAL) != 0, buf);
+        const char *p = buf;
+        if (remove_space && k > 0 && p[0] == ' ') {
+            p++;
+            k--;
+        }
+        remove_space = false;
+        put(t, p, k);
+    }
+}
+
 enum joule_status joule_detokenize(const struct joule_vocab *v, const int32_t *ids, size_t n,
                                    unsigned flags, char *out, size_t cap, size_t *len_out)
 {
@@ -726,25 +801,21 @@ enum joule_status joule_detokenize(const struct joule_vocab *v, const int32_t *i
         if (ids[i] < 0 || (size_t)ids[i] >= v->n_tokens)
             return JOULE_ERR_INVALID;
     }
-    bool remove_space = v->add_space_prefix;
-    if ((flags & JOULE_DETOKENIZE_REMOVE_SPECIAL) && v->add_bos && n > 0 && ids[0] == v->bos) {
-        remove_space = false; /* as llama.cpp: the space after BOS stays */
-        ids++;
-        n--;
-    }
-    if ((flags & JOULE_DETOKENIZE_REMOVE_SPECIAL) && v->add_eos && n > 0 && ids[n - 1] == v->eos)
-        n--;
     struct text_out t = {out, cap, 0};
-    char buf[JOULE_VOCAB_MAX_TOKEN_BYTES + 8];
-    for (size_t i = 0; i < n; i++) {
-        size_t k = token_piece(v, ids[i], (flags & JOULE_DETOKENIZE_RENDER_SPECIAL) != 0, buf);
-        const char *p = buf;
-        if (remove_space && k > 0 && p[0] == ' ') {
-            p++;
-            k--;
-        }
-        remove_space = false;
-        put(&t, p, k);
+    if ((flags & JOULE_DETOKENIZE_CLEAN_SPACES) && v->clean_spaces) {
+        /* The passes need the whole text: measure, build, clean, copy. */
+        struct text_out m = {NULL, 0, 0};
+        detokenize_into(v, ids, n, flags, &m);
+        char *full = malloc(m.n ? m.n : 1);
+        if (!full)
+            return JOULE_ERR_NOMEM;
+        struct text_out f = {full, m.n, 0};
+        detokenize_into(v, ids, n, flags, &f);
+        size_t k = clean_contractions(full, clean_lone_apostrophe(full, clean_punct(full, f.n)));
+        put(&t, full, k);
+        free(full);
+    } else {
+        detokenize_into(v, ids, n, flags, &t);
     }
     *len_out = t.n;
     if (t.n < cap)

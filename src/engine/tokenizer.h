@@ -40,6 +40,12 @@ enum joule_detokenize_flags {
     JOULE_DETOKENIZE_RENDER_SPECIAL = 1u << 0,
     /* Drop a leading BOS and a trailing EOS when the vocabulary adds them. */
     JOULE_DETOKENIZE_REMOVE_SPECIAL = 1u << 1,
+    /* llama.cpp's clean_up_tokenization_spaces, for the BPE families that
+     * have it (gpt-2, llama3, falcon, mpt, starcoder ...; not deepseek or
+     * qwen2): " ?" " !" " ." " ," lose the space, " ' " becomes "'", " 's"
+     * " 'm" " 're" " 've" lose the space.  Output then matches llama.cpp's
+     * llama_detokenize(); the round trip is no longer exact. */
+    JOULE_DETOKENIZE_CLEAN_SPACES = 1u << 2,
 };
 
 /*
@@ -65,8 +71,8 @@ enum joule_status joule_tokenize(const struct joule_vocab *v, const char *text, 
  * their text verbatim, CONTROL / UNKNOWN tokens their text only with
  * JOULE_DETOKENIZE_RENDER_SPECIAL, UNUSED and UNDEFINED tokens nothing.  For
  * SPM the first token loses one leading space (the one tokenizing added).
- * llama.cpp's "clean spaces" pass is not applied, so tokenize then
- * detokenize gives the input back for valid UTF-8 text.
+ * Without JOULE_DETOKENIZE_CLEAN_SPACES, tokenize then detokenize gives
+ * the input back for valid UTF-8 text without special tokens.
  *
  * *len_out is always set to the bytes the text needs (without a NUL).
  * When it is < cap a NUL is written after the text.  Returns JOULE_OK when

@@ -102,6 +102,21 @@ const char *joule_vocab_supported_pre(void)
            "deepseek-llm, deepseek-coder, qwen2 (deepseek-r1-qwen, stablelm2, megrez), qwen35";
 }
 
+/* Pre-tokenizer names for which llama.cpp turns clean_spaces off (BPE has
+ * it on by default, SPM off). */
+static const char *const no_clean_spaces[] = {"deepseek-llm", "deepseek-coder", "qwen2",
+                                              "deepseek-r1-qwen", "qwen35", "command-r",
+                                              "smollm"};
+
+static bool pre_cleans_spaces(const char *name)
+{
+    for (size_t i = 0; i < JOULE_ARRAY_LEN(no_clean_spaces); i++) {
+        if (strcmp(no_clean_spaces[i], name) == 0)
+            return false;
+    }
+    return true;
+}
+
 static const struct vocab_pre_family *find_pre(const char *name)
 {
     for (size_t i = 0; i < JOULE_ARRAY_LEN(pre_families); i++) {
@@ -576,6 +591,7 @@ static enum joule_status check_kind(struct joule_vocab *v, const struct joule_vo
         v->kind = JOULE_VOCAB_BPE;
         const char *pre = d->pre && d->pre[0] ? d->pre : "default";
         v->pre = find_pre(pre);
+        v->clean_spaces = pre_cleans_spaces(pre);
         if (!v->pre) {
             joule_fmt(err, err_size, "unsupported pre-tokenizer \"%.64s\"; supported: %s", pre,
                       joule_vocab_supported_pre());

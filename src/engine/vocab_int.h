@@ -58,6 +58,7 @@ struct joule_vocab {
 
     int32_t bos, eos, unk, pad;
     bool add_bos, add_eos, add_space_prefix;
+    bool clean_spaces; /* llama.cpp's clean_up_tokenization_spaces default */
 
     int32_t *special;  /* CONTROL, USER_DEFINED, UNKNOWN ids, longest text first */
     size_t n_special;

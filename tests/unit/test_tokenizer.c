@@ -391,6 +391,32 @@ static void test_bpe_families(void)
     }
 }
 
+/* llama.cpp's clean_up_tokenization_spaces, opt-in, only where it applies. */
+static void test_clean_spaces(void)
+{
+    static const char text[] = "a , b 's c ' d ? x 're y 't";
+    const char *pres[] = {"gpt-2", "deepseek-coder"};
+    const char *want[] = {"a, b's c'd? x're y 't", text};
+    for (size_t k = 0; k < 2; k++) {
+        struct joule_vocab *v = make_bpe(pres[k], JOULE_VOCAB_DEFAULT_FLAG);
+        if (!v)
+            continue;
+        int32_t ids[64];
+        char out[64];
+        size_t len = 0, n = tokenize(v, text, 0, ids, 64);
+        CHECK(joule_detokenize(v, ids, n, JOULE_DETOKENIZE_CLEAN_SPACES, out, sizeof(out),
+                               &len) == JOULE_OK);
+        CHECK_STR(out, want[k]);
+        CHECK(len == strlen(want[k]));
+        CHECK(joule_detokenize(v, ids, n, 0, out, sizeof(out), &len) == JOULE_OK);
+        CHECK_STR(out, text);
+        CHECK(joule_detokenize(v, ids, n, JOULE_DETOKENIZE_CLEAN_SPACES, out, 4, &len) ==
+              JOULE_ERR_INVALID);
+        CHECK(len == strlen(want[k]));
+        joule_vocab_free(v);
+    }
+}
+
 static void test_bpe_round_trip(void)
 {
     static const char *const pres[] = {"gpt-2", "llama3", "qwen2", "deepseek-llm",
@@ -972,6 +998,7 @@ int main(void)
     RUN(test_bpe_merges);
     RUN(test_bpe_families);
     RUN(test_bpe_round_trip);
+    RUN(test_clean_spaces);
     RUN(test_hostile_input);
     RUN(test_buffers);
     RUN(test_validation);
