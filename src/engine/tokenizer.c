@@ -550,7 +550,14 @@ static const char *find_bytes(const char *hay, size_t hn, const char *needle, si
     return NULL;
 }
 
-/* Splits the raw fragments of *in at every occurrence of token id. */
+/* isspace() of the C locale, which llama.cpp's stripping uses. */
+static bool is_c_space(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* Splits the raw fragments of *in at every occurrence of token id, dropping
+ * the whitespace its strip bits ask for. */
 static bool partition_one(const struct joule_vocab *v, const char *text, int32_t id,
                           struct frag_list *in, struct frag_list *out)
 {
@@ -567,12 +574,20 @@ static bool partition_one(const struct joule_vocab *v, const char *text, int32_t
         size_t off = f.off, end = f.off + f.len;
         const char *m;
         while ((m = find_bytes(text + off, end - off, tt, tn)) != NULL) {
-            size_t at = (size_t)(m - text);
-            if (at > off && !frag_push(out, (struct frag){off, at - off, -1}))
+            size_t at = (size_t)(m - text), left_end = at;
+            if (v->tok[id].strip & JOULE_TOKEN_LSTRIP) {
+                while (left_end > off && is_c_space(text[left_end - 1]))
+                    left_end--;
+            }
+            if (left_end > off && !frag_push(out, (struct frag){off, left_end - off, -1}))
                 return false;
             if (!frag_push(out, (struct frag){0, 0, id}))
                 return false;
             off = at + tn;
+            if (v->tok[id].strip & JOULE_TOKEN_RSTRIP) {
+                while (off < end && is_c_space(text[off]))
+                    off++;
+            }
         }
         if (end > off && !frag_push(out, (struct frag){off, end - off, -1}))
             return false;

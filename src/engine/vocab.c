@@ -363,7 +363,13 @@ static enum joule_status copy_tokens(struct joule_vocab *v, const struct joule_v
         t->score = d->scores ? d->scores[i] : 0.0f;
         t->type = d->token_types ? d->token_types[i] : JOULE_TOKEN_NORMAL;
         t->byte = -1;
+        t->strip = d->token_strip ? d->token_strip[i] : 0;
         off += n + 1;
+        if (t->strip & ~(JOULE_TOKEN_LSTRIP | JOULE_TOKEN_RSTRIP)) {
+            joule_fmt(err, err_size, "token %zu has strip bits 0x%x (valid: 0..3)", i,
+                      (unsigned)t->strip);
+            return JOULE_ERR_INVALID;
+        }
         if (isnan(t->score)) {
             joule_fmt(err, err_size, "token %zu has a NaN score", i);
             return JOULE_ERR_INVALID;

@@ -50,6 +50,13 @@ enum joule_token_type {
     JOULE_TOKEN_BYTE = 6,
 };
 
+/* Whitespace stripping around a special token when it is cut out of the
+ * text (llama.cpp's LSTRIP / RSTRIP token attributes). */
+enum joule_token_strip {
+    JOULE_TOKEN_LSTRIP = 1u << 0, /* drop whitespace before the token */
+    JOULE_TOKEN_RSTRIP = 1u << 1, /* drop whitespace after the token */
+};
+
 /*
  * Everything a vocabulary is made of.  Fill with joule_vocab_desc_init(),
  * then set the fields.  All pointers are borrowed for the duration of
@@ -63,6 +70,7 @@ struct joule_vocab_desc {
     const size_t *token_lens;   /* [n_tokens] byte lengths, or NULL: tokens are NUL-terminated */
     const float *scores;        /* [n_tokens] or NULL (all 0) */
     const int32_t *token_types; /* [n_tokens] enum joule_token_type values, or NULL (all NORMAL) */
+    const uint8_t *token_strip; /* [n_tokens] enum joule_token_strip bits, or NULL (none) */
     size_t n_merges;            /* BPE: required (> 0); SPM: ignored */
     const char *const *merges;  /* [n_merges] "left right", rank = index */
     const size_t *merge_lens;   /* [n_merges] byte lengths, or NULL: NUL-terminated */
@@ -138,7 +146,9 @@ struct joule_gguf; /* src/model/gguf.h */
 /*
  * Builds a vocabulary from the tokenizer.ggml.* keys of an open GGUF file
  * (model, pre, tokens, scores, token_type, merges, bos/eos/unknown/padding
- * token ids, add_bos_token, add_eos_token, add_space_prefix).  Keys with
+ * token ids, add_bos_token, add_eos_token, add_space_prefix).  As llama.cpp
+ * does, a model whose general.name contains "phi-3" or "phi3" gets RSTRIP
+ * on its special tokens except <unk>, <s> and <|endoftext|>.  Keys with
  * the wrong type are errors; a special id outside the vocabulary is ignored
  * (the kind's default stands), as llama.cpp does.  g is borrowed for the
  * call only: the vocabulary copies what it keeps.

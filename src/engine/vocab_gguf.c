@@ -19,6 +19,7 @@ struct gguf_arrays {
     int32_t *types;
     const char **merges;
     size_t *merge_lens;
+    uint8_t *strip;
     char *model; /* NUL-terminated copies of the two short strings */
     char *pre;
 };
@@ -31,6 +32,7 @@ static void arrays_free(struct gguf_arrays *a)
     free(a->types);
     free(a->merges);
     free(a->merge_lens);
+    free(a->strip);
     free(a->model);
     free(a->pre);
 }
@@ -205,6 +207,55 @@ static enum joule_status read_flag(const struct joule_gguf *g, const char *key, 
     return JOULE_OK;
 }
 
+static bool token_is(const struct gguf_arrays *a, size_t i, const char *text)
+{
+    size_t n = strlen(text);
+    return a->token_lens[i] == n && memcmp(a->tokens[i], text, n) == 0;
+}
+
+static bool name_says_phi3(const char *name)
+{
+    char low[256];
+    size_t n = strlen(name);
+    if (n >= sizeof(low))
+        n = sizeof(low) - 1;
+    for (size_t i = 0; i < n; i++)
+        low[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] - 'A' + 'a') : name[i];
+    low[n] = '\0';
+    return strstr(low, "phi-3") || strstr(low, "phi3");
+}
+
+/*
+ * llama.cpp sets per-token attributes by model name, since GGUF has no key
+ * for them.  The one that concerns the tokenizers we support: Phi-3 strips
+ * whitespace after its special tokens (chat templates put "\n" there).
+ */
+static enum joule_status set_strip(const struct joule_gguf *g, struct joule_vocab_desc *d,
+                                   struct gguf_arrays *a, char *err, size_t err_size)
+{
+    char *name = NULL;
+    enum joule_status st = get_cstr(g, "general.name", &name, err, err_size);
+    if (st != JOULE_OK || !name)
+        return st == JOULE_ERR_FORMAT ? JOULE_OK : st; /* an odd name is no error */
+    bool phi3 = name_says_phi3(name);
+    free(name);
+    if (!phi3)
+        return JOULE_OK;
+    a->strip = joule_calloc(d->n_tokens, 1);
+    if (!a->strip)
+        return JOULE_ERR_NOMEM;
+    for (size_t i = 0; i < d->n_tokens; i++) {
+        int32_t t = a->types ? a->types[i] : JOULE_TOKEN_NORMAL;
+        bool special = t == JOULE_TOKEN_CONTROL || t == JOULE_TOKEN_USER_DEFINED ||
+                       t == JOULE_TOKEN_UNKNOWN;
+        if ((special || token_is(a, i, "</s>")) && !token_is(a, i, "<unk>") &&
+            !token_is(a, i, "<s>") && !token_is(a, i, "<|endoftext|>"))
+            a->strip[i] = JOULE_TOKEN_RSTRIP;
+    }
+    d->token_strip = a->strip;
+    return JOULE_OK;
+}
+
 static enum joule_status read_desc(const struct joule_gguf *g, struct joule_vocab_desc *d,
                                    struct gguf_arrays *a, char *err, size_t err_size)
 {
@@ -276,6 +327,8 @@ static enum joule_status read_desc(const struct joule_gguf *g, struct joule_voca
     if (st == JOULE_OK && strcmp(a->model, "llama") == 0)
         st = read_flag(g, "tokenizer.ggml.add_space_prefix", &d->add_space_prefix, err,
                        err_size);
+    if (st == JOULE_OK)
+        st = set_strip(g, d, a, err, err_size);
     return st;
 }
 

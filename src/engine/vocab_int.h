@@ -23,6 +23,7 @@ struct vocab_token {
     float score;
     int32_t type;   /* enum joule_token_type */
     int16_t byte;   /* BYTE tokens "<0xHH>": the byte; else -1 */
+    uint8_t strip;  /* enum joule_token_strip bits */
 };
 
 struct vocab_merge {

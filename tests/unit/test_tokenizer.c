@@ -204,6 +204,35 @@ static void test_spm_special(void)
     joule_vocab_free(v);
 }
 
+/* LSTRIP / RSTRIP drop the whitespace next to a special token. */
+static void test_spm_strip(void)
+{
+    static const char *const toks[] = {"<unk>", "<s>", "</s>", SP, "a", SP "a", "<|u|>"};
+    int32_t types[] = {2, 3, 3, 1, 1, 1, 4};
+    uint8_t strip[] = {0, 0, 0, 0, 0, 0, JOULE_TOKEN_LSTRIP | JOULE_TOKEN_RSTRIP};
+    struct joule_vocab_desc d;
+    struct joule_vocab *v = NULL;
+    char err[256];
+    joule_vocab_desc_init(&d);
+    d.model = "llama";
+    d.tokens = toks;
+    d.n_tokens = 7;
+    d.token_types = types;
+    d.token_strip = strip;
+    CHECK(joule_vocab_build(&d, &v, err, sizeof(err)) == JOULE_OK);
+    if (!v)
+        return;
+    int32_t ids[16];
+    size_t n = tokenize(v, "a \n <|u|>\t\r\n a", 0, ids, 16);
+    int32_t want[] = {5, 6, 5};
+    CHECK(ids_equal(ids, n, want, 3));
+    n = tokenize(v, "<|u|>   ", 0, ids, 16); /* nothing left after the token */
+    CHECK(n == 1 && ids[0] == 6);
+    joule_vocab_free(v);
+    strip[6] = 4;
+    CHECK(joule_vocab_build(&d, &v, err, sizeof(err)) == JOULE_ERR_INVALID && !v);
+}
+
 static void test_spm_round_trip(void)
 {
     struct joule_vocab *v = make_spm();
@@ -625,6 +654,7 @@ struct gguf_spec {
     bool with_types;
     uint32_t bos_id;              /* UINT32_MAX: no key */
     bool add_bos_as_u8;           /* add_bos_token with the wrong type */
+    const char *name;             /* general.name, or NULL */
 };
 
 static const char *const g_tokens[] = {"<unk>", "<s>", "</s>", SP, "a", "b", SP "a", "ab",
@@ -648,6 +678,8 @@ static enum joule_status load_spec(const struct gguf_spec *sp, struct joule_voca
     if (!w)
         return JOULE_ERR_NOMEM;
     CHECK(joule_gguf_writer_set_str(w, "general.architecture", "llama") == JOULE_OK);
+    if (sp->name)
+        CHECK(joule_gguf_writer_set_str(w, "general.name", sp->name) == JOULE_OK);
     if (sp->model)
         CHECK(joule_gguf_writer_set_str(w, "tokenizer.ggml.model", sp->model) == JOULE_OK);
     if (sp->pre)
@@ -692,7 +724,7 @@ static enum joule_status load_spec(const struct gguf_spec *sp, struct joule_voca
 
 static void test_gguf_loader(void)
 {
-    struct gguf_spec good = {"llama", NULL, false, G_N, false, true, 1, false};
+    struct gguf_spec good = {"llama", NULL, false, G_N, false, true, 1, false, NULL};
     struct joule_vocab *v = NULL;
     char err[512];
     CHECK(load_spec(&good, &v, err, sizeof(err)) == JOULE_OK);
@@ -762,6 +794,23 @@ static void test_gguf_loader(void)
         joule_vocab_free(v);
     }
     CHECK(joule_vocab_from_gguf(NULL, &v, err, sizeof(err)) == JOULE_ERR_INVALID && !v);
+
+    /* Phi-3 by name: whitespace after special tokens (but <s>) is dropped. */
+    const char *names[] = {"Some Model", "Phi-3 mini"};
+    size_t counts[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        s = good;
+        s.name = names[k];
+        v = NULL;
+        CHECK(load_spec(&s, &v, err, sizeof(err)) == JOULE_OK && v);
+        if (!v)
+            continue;
+        int32_t ids[16];
+        counts[k] = tokenize(v, "a</s>  b<s> a", JOULE_TOKENIZE_PARSE_SPECIAL, ids, 16);
+        joule_vocab_free(v);
+    }
+    /* plain: ▁a </s> ▁ ▁ ▁ b <s> ▁ ▁a; phi-3: ▁a </s> ▁ b <s> ▁ ▁a */
+    CHECK(counts[0] == 9 && counts[1] == 7);
 }
 
 /* ---------------------------------------------------------------------------
@@ -924,6 +973,15 @@ static bool run_family(const char *dir, const char *name, int *passed, int *tota
             fprintf(stderr, "\n");
         }
     }
+    if (strcmp(name, "phi-3") == 0 && got) {
+        /* llama.cpp's Phi-3 RSTRIP: the newlines after chat tokens go. */
+        static const char chat[] = "<|user|>\nHi<|end|>\n<|assistant|>";
+        static const int32_t chat_ids[] = {32010, 6324, 32007, 32001};
+        size_t ng = 0;
+        CHECK(joule_tokenize(v, chat, sizeof(chat) - 1, JOULE_TOKENIZE_PARSE_SPECIAL, got,
+                             MAX_IDS, &ng) == JOULE_OK);
+        CHECK(ids_equal(got, ng, chat_ids, 4));
+    }
     free(want);
     free(got);
     joule_vocab_free(v);
@@ -994,6 +1052,7 @@ int main(void)
 {
     RUN(test_spm_merges);
     RUN(test_spm_special);
+    RUN(test_spm_strip);
     RUN(test_spm_round_trip);
     RUN(test_bpe_merges);
     RUN(test_bpe_families);
