@@ -66,7 +66,7 @@ static const char *const alias_none[] = {NULL};
 static const char *const alias_llama3[] = {"llama3", "llama-v3", "llama-bpe", "falcon3", NULL};
 static const char *const alias_gpt2[] = {"gpt-2", "phi-2", "jina-es", "jina-de", "gigachat",
                                          "jina-v2-es", "jina-v2-de", "a.x-4.0", "exaone4",
-                                         NULL};
+                                         "mellum", "modern-bert", NULL};
 static const char *const alias_mpt[] = {"mpt", "olmo", NULL};
 static const char *const alias_starcoder[] = {"starcoder", "refact", "command-r", "smollm",
                                               "codeshell", "exaone", "minerva-7b", NULL};
@@ -97,7 +97,8 @@ static const struct vocab_pre_family pre_families[] = {
 const char *joule_vocab_supported_pre(void)
 {
     return "default, llama3 (llama-v3, llama-bpe, falcon3), dbrx (smaug-bpe), gpt-2 (phi-2, "
-           "jina-es, jina-de, gigachat, jina-v2-es, jina-v2-de, a.x-4.0, exaone4), mpt (olmo), "
+           "jina-es, jina-de, gigachat, jina-v2-es, jina-v2-de, a.x-4.0, exaone4, mellum, "
+           "modern-bert), mpt (olmo), "
            "starcoder (refact, command-r, smollm, codeshell, exaone, minerva-7b), falcon, "
            "deepseek-llm, deepseek-coder, qwen2 (deepseek-r1-qwen, stablelm2, megrez), qwen35";
 }

@@ -147,8 +147,10 @@ struct joule_gguf; /* src/model/gguf.h */
  * Builds a vocabulary from the tokenizer.ggml.* keys of an open GGUF file
  * (model, pre, tokens, scores, token_type, merges, bos/eos/unknown/padding
  * token ids, add_bos_token, add_eos_token, add_space_prefix).  As llama.cpp
- * does, a model whose general.name contains "phi-3" or "phi3" gets RSTRIP
- * on its special tokens except <unk>, <s> and <|endoftext|>.  Keys with
+ * does, strip attributes come from names: a model whose general.name
+ * contains "phi-3" or "phi3" gets RSTRIP on its special tokens except
+ * <unk>, <s> and <|endoftext|>; jina-v2 / nomic-bert-moe / jina-bert-v3 get
+ * LSTRIP on <mask>, modern-bert on [MASK].  Keys with
  * the wrong type are errors; a special id outside the vocabulary is ignored
  * (the kind's default stands), as llama.cpp does.  g is borrowed for the
  * call only: the vocabulary copies what it keeps.

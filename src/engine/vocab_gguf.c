@@ -213,46 +213,75 @@ static bool token_is(const struct gguf_arrays *a, size_t i, const char *text)
     return a->token_lens[i] == n && memcmp(a->tokens[i], text, n) == 0;
 }
 
-static bool name_says_phi3(const char *name)
+/* name lower-cased into low[256] (truncated). */
+static void lower(const char *name, char low[256])
 {
-    char low[256];
     size_t n = strlen(name);
-    if (n >= sizeof(low))
-        n = sizeof(low) - 1;
+    if (n > 255)
+        n = 255;
     for (size_t i = 0; i < n; i++)
         low[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] - 'A' + 'a') : name[i];
     low[n] = '\0';
-    return strstr(low, "phi-3") || strstr(low, "phi3");
+}
+
+/* Sets bits on the token whose text is `text`, if there is one. */
+static void strip_token(struct gguf_arrays *a, size_t n, const char *text, uint8_t bits)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (token_is(a, i, text))
+            a->strip[i] = bits;
+    }
 }
 
 /*
- * llama.cpp sets per-token attributes by model name, since GGUF has no key
- * for them.  The one that concerns the tokenizers we support: Phi-3 strips
- * whitespace after its special tokens (chat templates put "\n" there).
+ * llama.cpp sets per-token attributes by name, since GGUF has no key for
+ * them: jina-v2 and nomic-bert-moe / jina-bert-v3 strip whitespace before
+ * <mask>, Phi-3 strips whitespace after its special tokens (chat templates
+ * put "\n" there), modern-bert strips whitespace before [MASK].
  */
 static enum joule_status set_strip(const struct joule_gguf *g, struct joule_vocab_desc *d,
                                    struct gguf_arrays *a, char *err, size_t err_size)
 {
-    char *name = NULL;
+    char *name = NULL, *arch = NULL;
+    char lname[256], larch[256];
     enum joule_status st = get_cstr(g, "general.name", &name, err, err_size);
-    if (st != JOULE_OK || !name)
-        return st == JOULE_ERR_FORMAT ? JOULE_OK : st; /* an odd name is no error */
-    bool phi3 = name_says_phi3(name);
+    if (st == JOULE_OK)
+        st = get_cstr(g, "general.architecture", &arch, err, err_size);
+    if (st == JOULE_ERR_FORMAT)
+        st = JOULE_OK; /* an odd name is no reason to refuse the vocabulary */
+    lower(name ? name : "", lname);
+    lower(arch ? arch : "", larch);
     free(name);
-    if (!phi3)
+    free(arch);
+    if (st != JOULE_OK)
+        return st;
+    const char *pre = a->pre ? a->pre : "";
+    bool mask = strstr(pre, "jina-v2-de") || strstr(pre, "jina-v2-es") ||
+                strstr(pre, "jina-v2-code") || strstr(larch, "nomic-bert-moe") ||
+                strstr(larch, "jina-bert-v3");
+    bool phi3 = !mask && (strstr(lname, "phi-3") || strstr(lname, "phi3"));
+    bool modern = !mask && !phi3 && strstr(lname, "modern-bert");
+    if (!mask && !phi3 && !modern)
         return JOULE_OK;
     a->strip = joule_calloc(d->n_tokens, 1);
     if (!a->strip)
         return JOULE_ERR_NOMEM;
-    for (size_t i = 0; i < d->n_tokens; i++) {
-        int32_t t = a->types ? a->types[i] : JOULE_TOKEN_NORMAL;
-        bool special = t == JOULE_TOKEN_CONTROL || t == JOULE_TOKEN_USER_DEFINED ||
-                       t == JOULE_TOKEN_UNKNOWN;
-        if ((special || token_is(a, i, "</s>")) && !token_is(a, i, "<unk>") &&
-            !token_is(a, i, "<s>") && !token_is(a, i, "<|endoftext|>"))
-            a->strip[i] = JOULE_TOKEN_RSTRIP;
-    }
     d->token_strip = a->strip;
+    if (mask) {
+        strip_token(a, d->n_tokens, "<mask>", JOULE_TOKEN_LSTRIP);
+    } else if (modern) {
+        strip_token(a, d->n_tokens, "[MASK]", JOULE_TOKEN_LSTRIP);
+    } else {
+        for (size_t i = 0; i < d->n_tokens; i++) {
+            int32_t t = a->types ? a->types[i] : JOULE_TOKEN_NORMAL;
+            if (t == JOULE_TOKEN_CONTROL || t == JOULE_TOKEN_USER_DEFINED ||
+                t == JOULE_TOKEN_UNKNOWN || token_is(a, i, "</s>"))
+                a->strip[i] = JOULE_TOKEN_RSTRIP;
+        }
+        strip_token(a, d->n_tokens, "<unk>", 0);
+        strip_token(a, d->n_tokens, "<s>", 0);
+        strip_token(a, d->n_tokens, "<|endoftext|>", 0);
+    }
     return JOULE_OK;
 }
 
