@@ -317,6 +317,34 @@ static int parse_byte_token(const char *s, size_t n)
     return v;
 }
 
+/* Checks the score, type and strip bits of token i; parses BYTE tokens. */
+static enum joule_status check_token(struct joule_vocab *v, size_t i, char *err, size_t err_size)
+{
+    struct vocab_token *t = &v->tok[i];
+    if (t->strip & ~(JOULE_TOKEN_LSTRIP | JOULE_TOKEN_RSTRIP)) {
+        joule_fmt(err, err_size, "token %zu has strip bits 0x%x (valid: 0..3)", i,
+                  (unsigned)t->strip);
+        return JOULE_ERR_INVALID;
+    }
+    if (isnan(t->score)) {
+        joule_fmt(err, err_size, "token %zu has a NaN score", i);
+        return JOULE_ERR_INVALID;
+    }
+    if (t->type < JOULE_TOKEN_UNDEFINED || t->type > JOULE_TOKEN_BYTE) {
+        joule_fmt(err, err_size, "token %zu has type %d (valid: 0..6)", i, (int)t->type);
+        return JOULE_ERR_INVALID;
+    }
+    if (t->type == JOULE_TOKEN_BYTE) {
+        int b = parse_byte_token(v->text + t->off, t->len);
+        if (b < 0) {
+            joule_fmt(err, err_size, "token %zu has type BYTE but its text is not <0xHH>", i);
+            return JOULE_ERR_INVALID;
+        }
+        t->byte = (int16_t)b;
+    }
+    return JOULE_OK;
+}
+
 /* Copies token texts into the arena (empty ones become "[EMPTY_<id>]"). */
 static enum joule_status copy_tokens(struct joule_vocab *v, const struct joule_vocab_desc *d,
                                      char *err, size_t err_size)
@@ -366,28 +394,9 @@ static enum joule_status copy_tokens(struct joule_vocab *v, const struct joule_v
         t->byte = -1;
         t->strip = d->token_strip ? d->token_strip[i] : 0;
         off += n + 1;
-        if (t->strip & ~(JOULE_TOKEN_LSTRIP | JOULE_TOKEN_RSTRIP)) {
-            joule_fmt(err, err_size, "token %zu has strip bits 0x%x (valid: 0..3)", i,
-                      (unsigned)t->strip);
-            return JOULE_ERR_INVALID;
-        }
-        if (isnan(t->score)) {
-            joule_fmt(err, err_size, "token %zu has a NaN score", i);
-            return JOULE_ERR_INVALID;
-        }
-        if (t->type < JOULE_TOKEN_UNDEFINED || t->type > JOULE_TOKEN_BYTE) {
-            joule_fmt(err, err_size, "token %zu has type %d (valid: 0..6)", i, (int)t->type);
-            return JOULE_ERR_INVALID;
-        }
-        if (t->type == JOULE_TOKEN_BYTE) {
-            int b = parse_byte_token(v->text + t->off, t->len);
-            if (b < 0) {
-                joule_fmt(err, err_size, "token %zu has type BYTE but its text is not <0xHH>",
-                          i);
-                return JOULE_ERR_INVALID;
-            }
-            t->byte = (int16_t)b;
-        }
+        enum joule_status st = check_token(v, i, err, err_size);
+        if (st != JOULE_OK)
+            return st;
     }
     return JOULE_OK;
 }

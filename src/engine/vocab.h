@@ -8,7 +8,8 @@
  * arrays in the description are borrowed for the duration of the call only.
  *
  * A built vocabulary is immutable.  Every function taking a
- * `const struct joule_vocab *` may be called from several threads at once.
+ * `const struct joule_vocab *` may be called from several threads at once;
+ * unless its comment says otherwise, that pointer must not be NULL.
  */
 #ifndef JOULE_ENGINE_VOCAB_H
 #define JOULE_ENGINE_VOCAB_H

@@ -285,6 +285,30 @@ static enum joule_status set_strip(const struct joule_gguf *g, struct joule_voca
     return JOULE_OK;
 }
 
+/* Special ids and the add-BOS/EOS/space-prefix flags. */
+static enum joule_status read_specials(const struct joule_gguf *g, struct joule_vocab_desc *d,
+                                       const char *model, char *err, size_t err_size)
+{
+    size_t n = d->n_tokens;
+    enum joule_status st = read_id(g, "tokenizer.ggml.bos_token_id", n, &d->bos_id, err,
+                                   err_size);
+    if (st == JOULE_OK)
+        st = read_id(g, "tokenizer.ggml.eos_token_id", n, &d->eos_id, err, err_size);
+    if (st == JOULE_OK)
+        st = read_id(g, "tokenizer.ggml.unknown_token_id", n, &d->unk_id, err, err_size);
+    if (st == JOULE_OK)
+        st = read_id(g, "tokenizer.ggml.padding_token_id", n, &d->pad_id, err, err_size);
+    if (st == JOULE_OK)
+        st = read_flag(g, "tokenizer.ggml.add_bos_token", &d->add_bos, err, err_size);
+    if (st == JOULE_OK)
+        st = read_flag(g, "tokenizer.ggml.add_eos_token", &d->add_eos, err, err_size);
+    /* Only SPM uses the space prefix; llama.cpp ignores the key for BPE. */
+    if (st == JOULE_OK && strcmp(model, "llama") == 0)
+        st = read_flag(g, "tokenizer.ggml.add_space_prefix", &d->add_space_prefix, err,
+                       err_size);
+    return st;
+}
+
 static enum joule_status read_desc(const struct joule_gguf *g, struct joule_vocab_desc *d,
                                    struct gguf_arrays *a, char *err, size_t err_size)
 {
@@ -341,21 +365,7 @@ static enum joule_status read_desc(const struct joule_gguf *g, struct joule_voca
     d->token_types = a->types;
     d->merges = a->merges;
     d->merge_lens = a->merge_lens;
-    st = read_id(g, "tokenizer.ggml.bos_token_id", n, &d->bos_id, err, err_size);
-    if (st == JOULE_OK)
-        st = read_id(g, "tokenizer.ggml.eos_token_id", n, &d->eos_id, err, err_size);
-    if (st == JOULE_OK)
-        st = read_id(g, "tokenizer.ggml.unknown_token_id", n, &d->unk_id, err, err_size);
-    if (st == JOULE_OK)
-        st = read_id(g, "tokenizer.ggml.padding_token_id", n, &d->pad_id, err, err_size);
-    if (st == JOULE_OK)
-        st = read_flag(g, "tokenizer.ggml.add_bos_token", &d->add_bos, err, err_size);
-    if (st == JOULE_OK)
-        st = read_flag(g, "tokenizer.ggml.add_eos_token", &d->add_eos, err, err_size);
-    /* Only SPM uses the space prefix; llama.cpp ignores the key for BPE. */
-    if (st == JOULE_OK && strcmp(a->model, "llama") == 0)
-        st = read_flag(g, "tokenizer.ggml.add_space_prefix", &d->add_space_prefix, err,
-                       err_size);
+    st = read_specials(g, d, a->model, err, err_size);
     if (st == JOULE_OK)
         st = set_strip(g, d, a, err, err_size);
     return st;
