@@ -91,7 +91,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     (void)sink;
 
-    /* what was accepted can be copied into a writer and read back */
+    /* what was accepted can be copied into a writer and read back (not for
+     * huge alignments: the copy would pad its data section to 2 GiB) */
+    if (joule_gguf_alignment(g) > 4096) {
+        joule_gguf_close(g);
+        return 0;
+    }
     struct joule_gguf_writer *w = NULL;
     if (joule_gguf_writer_open(&w) != JOULE_OK)
         abort();
