@@ -297,6 +297,66 @@ JOULE_API enum joule_status joule_model_inspect(const char *path, struct joule_m
 /* Name of a tensor type id ("f16", "q4_k"); "unknown" otherwise.  Static. */
 JOULE_API const char *joule_type_name(uint32_t type);
 
+/* ---------------------------------------------------------------------------
+ * Tokenizers (from a GGUF file's tokenizer.ggml.* metadata): SentencePiece
+ * ("llama") and byte-level BPE ("gpt2") with the pre-tokenizers of the major
+ * families.  See docs/internals/tokenizer.md.
+ */
+
+enum joule_tokenize_flags {
+    /* Add BOS / EOS when the vocabulary says so (add_bos / add_eos). */
+    JOULE_TOKENIZE_ADD_SPECIAL = 1u << 0,
+    /* Recognise the text of CONTROL and UNKNOWN tokens ("<s>", "<|im_end|>")
+     * in the input.  USER_DEFINED tokens are always recognised, as in
+     * llama.cpp and HF tokenizers. */
+    JOULE_TOKENIZE_PARSE_SPECIAL = 1u << 1,
+};
+
+enum joule_detokenize_flags {
+    /* Write the text of CONTROL and UNKNOWN tokens (else they produce nothing). */
+    JOULE_DETOKENIZE_RENDER_SPECIAL = 1u << 0,
+    /* Drop a leading BOS and a trailing EOS when the vocabulary adds them. */
+    JOULE_DETOKENIZE_REMOVE_SPECIAL = 1u << 1,
+    /* llama.cpp's clean_up_tokenization_spaces, for the BPE families that
+     * have it (gpt-2, llama3, falcon, mpt, starcoder ...; not deepseek or
+     * qwen2): " ?" " !" " ." " ," lose the space, " ' " becomes "'", " 's"
+     * " 'm" " 're" " 've" lose the space.  Output then matches llama.cpp's
+     * llama_detokenize(); the round trip is no longer exact. */
+    JOULE_DETOKENIZE_CLEAN_SPACES = 1u << 2,
+};
+
+struct joule_tokenizer;
+
+/* Load the vocabulary of the GGUF file at path.  JOULE_ERR_FORMAT (a bad
+ * file, or an unsupported tokenizer, named in err), JOULE_ERR_IO,
+ * JOULE_ERR_NOMEM.  The tokenizer is immutable: any number of threads may
+ * use it at once.  Close with joule_tokenizer_close (NULL is a no-op). */
+JOULE_API enum joule_status joule_tokenizer_open(const char *path, struct joule_tokenizer **out,
+                                                 char *err, size_t err_size);
+JOULE_API void joule_tokenizer_close(struct joule_tokenizer *t);
+
+/* Tokens in the vocabulary. */
+JOULE_API size_t joule_tokenizer_n_vocab(const struct joule_tokenizer *t);
+
+/* Encode len bytes of UTF-8 text into ids[0..cap) (flags: enum
+ * joule_tokenize_flags); *n gets the count.  When cap is too small:
+ * JOULE_ERR_INVALID with *n the count needed. */
+JOULE_API enum joule_status joule_tokenizer_encode(const struct joule_tokenizer *t,
+                                                   const char *text, size_t len, unsigned flags,
+                                                   int32_t *ids, size_t cap, size_t *n);
+
+/* Decode ids into out[0..cap) (flags: enum joule_detokenize_flags), not
+ * NUL-terminated; *len gets the bytes.  Too small: JOULE_ERR_INVALID with
+ * *len the bytes needed.  An id out of range: JOULE_ERR_INVALID. */
+JOULE_API enum joule_status joule_tokenizer_decode(const struct joule_tokenizer *t,
+                                                   const int32_t *ids, size_t n, unsigned flags,
+                                                   char *out, size_t cap, size_t *len);
+
+/* The stored text of token id (*len bytes, not NUL-terminated, borrowed
+ * until close), or NULL when id is out of range. */
+JOULE_API const char *joule_tokenizer_piece(const struct joule_tokenizer *t, int32_t id,
+                                            size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,16 +1,28 @@
 /* cmd_model.c - `joule model <subcommand>`: model files. */
+#define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 #include "joule_int.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 static const char *const usage[] = {
     "usage: joule model info FILE [--json]",
+    "       joule model tokenize -m FILE [--ids | --count] [--no-bos] [--special]",
+    "                            (TEXT | --file F)",
     "",
-    "  info     what a GGUF model file holds: architecture, parameters,",
-    "           hyper-parameters, RoPE, tensor types and bits per weight,",
-    "           tokenizer, special tokens, chat template",
+    "  info      what a GGUF model file holds: architecture, parameters,",
+    "            hyper-parameters, RoPE, tensor types and bits per weight,",
+    "            tokenizer, special tokens, chat template",
+    "  tokenize  the model's tokens for TEXT, or for each line of F (one output",
+    "            line per input line): id:'piece' pairs, only ids (--ids) or",
+    "            only the count (--count).  BOS/EOS are added as the model says",
+    "            unless --no-bos; --special recognises special-token text",
+    "            such as <|im_end|> in the input.",
     "",
     "See docs/cli/joule-model.md.",
     NULL,
@@ -170,6 +182,148 @@ static int model_info(int argc, char **argv)
     return CLI_OK;
 }
 
+enum tok_output { TOK_PIECES, TOK_IDS, TOK_COUNT };
+
+/* Print one piece quoted, escaping what would break the line. */
+static void print_piece(const char *p, size_t len)
+{
+    putchar('\'');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '\n')
+            fputs("\\n", stdout);
+        else if (c == '\t')
+            fputs("\\t", stdout);
+        else if (c == '\'' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            printf("\\x%02x", c);
+        else
+            putchar(c);
+    }
+    putchar('\'');
+}
+
+/* Tokenize one input and print its line.  JOULE_OK or the failure. */
+static enum joule_status tokenize_line(const struct joule_tokenizer *t, const char *text,
+                                       size_t len, unsigned flags, enum tok_output mode,
+                                       int32_t **ids, size_t *cap)
+{
+    size_t n = 0;
+    enum joule_status s = joule_tokenizer_encode(t, text, len, flags, *ids, *cap, &n);
+    if (s == JOULE_ERR_INVALID && n > *cap) {
+        int32_t *grown = realloc(*ids, n * sizeof(**ids));
+        if (!grown)
+            return JOULE_ERR_NOMEM;
+        *ids = grown;
+        *cap = n;
+        s = joule_tokenizer_encode(t, text, len, flags, *ids, *cap, &n);
+    }
+    if (s != JOULE_OK)
+        return s;
+    if (mode == TOK_COUNT) {
+        printf("%zu\n", n);
+        return JOULE_OK;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            putchar(' ');
+        printf("%d", (*ids)[i]);
+        if (mode == TOK_PIECES) {
+            size_t plen = 0;
+            const char *p = joule_tokenizer_piece(t, (*ids)[i], &plen);
+            putchar(':');
+            print_piece(p ? p : "", p ? plen : 0);
+        }
+    }
+    putchar('\n');
+    return JOULE_OK;
+}
+
+static int model_tokenize(int argc, char **argv)
+{
+    const char *model = NULL, *file = NULL, *text = NULL;
+    enum tok_output mode = TOK_PIECES;
+    unsigned flags = JOULE_TOKENIZE_ADD_SPECIAL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        bool missing = false;
+        if ((v = cli_opt_value(argc, argv, &i, "-m", &missing)) != NULL ||
+            (v = cli_opt_value(argc, argv, &i, "--model", &missing)) != NULL)
+            model = v;
+        else if ((v = cli_opt_value(argc, argv, &i, "--file", &missing)) != NULL)
+            file = v;
+        else if (missing)
+            return cli_usage_error("model tokenize", "%s needs a value", a);
+        else if (strcmp(a, "--ids") == 0)
+            mode = TOK_IDS;
+        else if (strcmp(a, "--count") == 0)
+            mode = TOK_COUNT;
+        else if (strcmp(a, "--no-bos") == 0)
+            flags &= ~(unsigned)JOULE_TOKENIZE_ADD_SPECIAL;
+        else if (strcmp(a, "--special") == 0)
+            flags |= JOULE_TOKENIZE_PARSE_SPECIAL;
+        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            print_usage(stdout);
+            return CLI_OK;
+        } else if (a[0] == '-' && a[1] != '\0')
+            return cli_usage_error("model tokenize", "unknown option '%s'", a);
+        else if (text)
+            return cli_usage_error("model tokenize", "one TEXT at a time (quote it)");
+        else
+            text = a;
+    }
+    if (!model)
+        return cli_usage_error("model tokenize", "no model: give -m FILE");
+    if (!text == !file)
+        return cli_usage_error("model tokenize", "give either TEXT or --file F");
+    char err[512];
+    struct joule_tokenizer *t = NULL;
+    enum joule_status s = joule_tokenizer_open(model, &t, err, sizeof(err));
+    if (s != JOULE_OK) {
+        fprintf(stderr, "joule model tokenize: %s\n", err);
+        return s == JOULE_ERR_FORMAT ? CLI_USAGE : CLI_RUNTIME;
+    }
+    int32_t *ids = NULL;
+    size_t cap = 0;
+    int rc = CLI_OK;
+    if (text) {
+        s = tokenize_line(t, text, strlen(text), flags, mode, &ids, &cap);
+        if (s != JOULE_OK) {
+            fprintf(stderr, "joule model tokenize: %s\n", joule_status_str(s));
+            rc = CLI_RUNTIME;
+        }
+    } else {
+        FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+        if (!f) {
+            fprintf(stderr, "joule model tokenize: %s: %s\n", file, strerror(errno));
+            rc = CLI_USAGE;
+        }
+        char *line = NULL;
+        size_t line_cap = 0;
+        unsigned long lineno = 0;
+        ssize_t got;
+        while (f && rc == CLI_OK && (got = getline(&line, &line_cap, f)) >= 0) {
+            lineno++;
+            size_t len = (size_t)got;
+            if (len && line[len - 1] == '\n')
+                len--;
+            s = tokenize_line(t, line, len, flags, mode, &ids, &cap);
+            if (s != JOULE_OK) {
+                fprintf(stderr, "joule model tokenize: %s:%lu: %s\n", file, lineno,
+                        joule_status_str(s));
+                rc = CLI_RUNTIME;
+            }
+        }
+        free(line);
+        if (f && f != stdin)
+            fclose(f);
+    }
+    free(ids);
+    joule_tokenizer_close(t);
+    return rc;
+}
+
 int cmd_model(int argc, char **argv, struct cli *cli)
 {
     (void)cli;
@@ -183,5 +337,8 @@ int cmd_model(int argc, char **argv, struct cli *cli)
     }
     if (strcmp(argv[1], "info") == 0)
         return model_info(argc - 1, argv + 1);
-    return cli_usage_error("model", "unknown subcommand '%s' (expected: info)", argv[1]);
+    if (strcmp(argv[1], "tokenize") == 0)
+        return model_tokenize(argc - 1, argv + 1);
+    return cli_usage_error("model", "unknown subcommand '%s' (expected: info, tokenize)",
+                           argv[1]);
 }

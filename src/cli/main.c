@@ -11,7 +11,7 @@
 static const struct cli_command commands[] = {
     {"measure", cmd_measure, "energy of a command or of the built-in CPU workload"},
     {"devices", cmd_devices, "energy sources found or missing, with device facts"},
-    {"model", cmd_model, "model files: info"},
+    {"model", cmd_model, "model files: info, tokenize"},
 };
 
 static void print_help(void)

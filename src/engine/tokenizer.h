@@ -26,27 +26,8 @@
 /* Largest input accepted by joule_tokenize, in bytes. */
 #define JOULE_TOKENIZE_MAX_BYTES (1u << 28)
 
-enum joule_tokenize_flags {
-    /* Add BOS / EOS when the vocabulary says so (add_bos / add_eos). */
-    JOULE_TOKENIZE_ADD_SPECIAL = 1u << 0,
-    /* Recognise the text of CONTROL and UNKNOWN tokens ("<s>", "<|im_end|>")
-     * in the input.  USER_DEFINED tokens are always recognised, as in
-     * llama.cpp and HF tokenizers. */
-    JOULE_TOKENIZE_PARSE_SPECIAL = 1u << 1,
-};
-
-enum joule_detokenize_flags {
-    /* Write the text of CONTROL and UNKNOWN tokens (else they produce nothing). */
-    JOULE_DETOKENIZE_RENDER_SPECIAL = 1u << 0,
-    /* Drop a leading BOS and a trailing EOS when the vocabulary adds them. */
-    JOULE_DETOKENIZE_REMOVE_SPECIAL = 1u << 1,
-    /* llama.cpp's clean_up_tokenization_spaces, for the BPE families that
-     * have it (gpt-2, llama3, falcon, mpt, starcoder ...; not deepseek or
-     * qwen2): " ?" " !" " ." " ," lose the space, " ' " becomes "'", " 's"
-     * " 'm" " 're" " 've" lose the space.  Output then matches llama.cpp's
-     * llama_detokenize(); the round trip is no longer exact. */
-    JOULE_DETOKENIZE_CLEAN_SPACES = 1u << 2,
-};
+/* Flags: enum joule_tokenize_flags and enum joule_detokenize_flags, in
+ * include/joule.h (the public tokenizer API shares them). */
 
 /*
  * Tokenizes text[0 .. len) (any bytes: invalid UTF-8 is tokenized the way

@@ -45,4 +45,37 @@ P
 else
     echo "skipped: $MODELS not found (the shared reference pack)"
 fi
+
+# joule model tokenize
+expect_exit 2 "tokenize, no model" -- "$J" model tokenize hello
+expect_in "$TMP/err" "no model: give -m FILE" "no model message"
+expect_exit 2 "tokenize, no text" -- "$J" model tokenize -m x.gguf
+expect_exit 2 "tokenize, text and file" -- "$J" model tokenize -m x.gguf --file y hello
+expect_exit 2 "tokenize, bad gguf" -- "$J" model tokenize -m "$TMP/text.gguf" hello
+expect_in "$TMP/err" "bad magic" "bad model message"
+VOCABS="$ROOT/../shared/testdata/tokenizer"
+if [ -d "$VOCABS" ]; then
+    # gpt-2: ids as llama.cpp gives them (from its test vectors).
+    expect_exit 0 "tokenize gpt-2 ids" -- "$J" model tokenize -m "$VOCABS/ggml-vocab-gpt-2.gguf" --ids "Hello world"
+    expect_in "$TMP/out" "15496 995" "gpt-2 ids"
+    # SPM adds BOS as the vocabulary says, unless --no-bos.
+    expect_exit 0 "tokenize spm" -- "$J" model tokenize -m "$VOCABS/ggml-vocab-llama-spm.gguf" " Hello"
+    expect_in "$TMP/out" "1:'<s>'" "bos added"
+    expect_exit 0 "tokenize spm no-bos" -- "$J" model tokenize -m "$VOCABS/ggml-vocab-llama-spm.gguf" --no-bos --ids " Hello"
+    if [ "$(cat "$TMP/out")" = "29871 15043" ]; then ok; else bad "no bos: $(cat "$TMP/out")"; fi
+    # Special-token text is plain text unless --special.
+    expect_exit 0 "tokenize special" -- "$J" model tokenize -m "$VOCABS/ggml-vocab-phi-3.gguf" --special --ids "<|user|>"
+    expect_in "$TMP/out" "1 32010" "special recognised"
+    expect_exit 0 "tokenize no special" -- "$J" model tokenize -m "$VOCABS/ggml-vocab-phi-3.gguf" --ids "<|user|>"
+    expect_not_in "$TMP/out" "32010" "special not parsed"
+    # One output line per input line.
+    printf 'one line\nsecond line here\n\n' >"$TMP/lines.txt"
+    expect_exit 0 "tokenize file" -- "$J" model tokenize -m "$VOCABS/ggml-vocab-llama-spm.gguf" --count --file "$TMP/lines.txt"
+    lines=$(wc -l <"$TMP/out")
+    if [ "$lines" -eq 3 ]; then ok; else bad "tokenize --file: $lines lines, expected 3"; fi
+    expect_exit 1 "tokenize unsupported vocab" -- "$J" model tokenize -m "$VOCABS/ggml-vocab-bert-bge.gguf" x
+    expect_in "$TMP/err" "unsupported tokenizer" "unsupported message"
+else
+    echo "skipped: $VOCABS not found (the shared tokenizer vectors)"
+fi
 finish
