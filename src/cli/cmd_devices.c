@@ -85,12 +85,15 @@ int cmd_devices(int argc, char **argv, struct cli *cli)
                joule_provenance_str(in.provenance), in.device);
         if (in.kind == JOULE_DOMAIN_GPU && in.provenance != JOULE_PROV_UNAVAILABLE)
             print_gpu_facts(&in);
-        if (isfinite(in.counter_range_j))
+        /* Counter facts, for hardware counters only (the estimate's
+         * "counter" is a model). */
+        bool hw = in.provenance == JOULE_PROV_MEASURED;
+        if (hw && isfinite(in.counter_range_j))
             printf("    counter wraps at %.6g J", in.counter_range_j);
-        if (isfinite(in.update_period_s))
-            printf("%s updates every %g ms\n", isfinite(in.counter_range_j) ? "," : "   ",
+        if (hw && isfinite(in.update_period_s))
+            printf("%s updates every %g ms\n", isfinite(in.counter_range_j) ? "," : "    counter",
                    in.update_period_s * 1000);
-        else if (isfinite(in.counter_range_j))
+        else if (hw && isfinite(in.counter_range_j))
             printf("\n");
         if (in.note[0])
             printf("    %s\n", in.note);
