@@ -64,13 +64,15 @@ enum joule_status joule_model_quantize(const char *in_path, const char *out_path
         st = JOULE_ERR_NOMEM;
         goto done;
     }
+    /* Keys in their order; general.file_type gets the new type in place. */
     for (uint64_t i = 0; st == JOULE_OK && i < joule_gguf_kv_count(g); i++) {
         const char *key = joule_gguf_key(g, i);
         if (strcmp(key, "general.file_type") == 0)
-            continue;
-        st = joule_gguf_writer_set_value(w, key, joule_gguf_kv_value(g, i));
+            st = joule_gguf_writer_set_u32(w, key, ft.file_type);
+        else
+            st = joule_gguf_writer_set_value(w, key, joule_gguf_kv_value(g, i));
     }
-    if (st == JOULE_OK)
+    if (st == JOULE_OK && joule_gguf_find_key(g, "general.file_type") < 0)
         st = joule_gguf_writer_set_u32(w, "general.file_type", ft.file_type);
     if (st == JOULE_OK && joule_gguf_find_key(g, "general.quantization_version") < 0)
         st = joule_gguf_writer_set_u32(w, "general.quantization_version", 2);
