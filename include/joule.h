@@ -298,6 +298,61 @@ JOULE_API enum joule_status joule_model_inspect(const char *path, struct joule_m
 JOULE_API const char *joule_type_name(uint32_t type);
 
 /* ---------------------------------------------------------------------------
+ * Synthetic models and quantization (docs/cli/joule-model.md,
+ * docs/cli/joule-quantize.md).
+ */
+
+/* What joule_model_synth() writes.  Strings are borrowed for the call. */
+struct joule_synth_params {
+    const char *arch;        /* "llama", "qwen2" or "phi3" */
+    const char *name;        /* general.name; NULL: "synthetic <arch>" */
+    uint32_t n_embd;         /* model width; a multiple of 32 and of n_head */
+    uint32_t n_layer;
+    uint32_t n_head;
+    uint32_t n_head_kv;      /* divides n_head */
+    uint32_t n_ff;           /* a multiple of 32 */
+    uint32_t n_vocab;        /* >= 300 */
+    uint32_t n_ctx;
+    double rope_freq_base;
+    double norm_eps;         /* RMS norm epsilon */
+    int tied_output;         /* 1: no output.weight (the embedding is reused) */
+    const char *tokenizer;   /* "spm" or "bpe" */
+    const char *tokenizer_pre; /* BPE pre-tokenizer name; NULL: by architecture */
+    const char *type;        /* "f32" "f16" "bf16" "q8_0" "q4_0" "q4_k_m" "q6_k" */
+    uint64_t seed;
+    uint32_t n_threads;      /* threads that make the weights; 0 means 1 */
+};
+
+/* Defaults: the llama shape of stories15M (dim 288, 6 layers, 6 heads,
+ * ffn 768, vocab 32000, ctx 256, tied), SPM, f32, seed 0, 1 thread. */
+JOULE_API struct joule_synth_params joule_synth_default_params(void);
+
+/* Set the shape fields of *p (arch, dimensions, RoPE base, epsilon, tied,
+ * tokenizer, name) from the built-in shape `name` ("tinyllama-1.1b"); type,
+ * seed and threads are left alone.  JOULE_ERR_NOT_FOUND for an unknown name. */
+JOULE_API enum joule_status joule_synth_shape(const char *name, struct joule_synth_params *p);
+
+/* Name of built-in shape i (0, 1, ...), NULL past the last.  Static. */
+JOULE_API const char *joule_synth_shape_name(size_t i);
+
+/* Write a GGUF model with seeded random weights (normal, std 0.02; norm
+ * weights near 1) and a synthetic vocabulary of the requested kind to path
+ * (atomically), with the metadata keys and tensor names llama.cpp reads.
+ * Tensors are produced while they are written: memory stays small.
+ * JOULE_ERR_INVALID with a message for bad params, JOULE_ERR_IO. */
+JOULE_API enum joule_status joule_model_synth(const struct joule_synth_params *p,
+                                              const char *path, char *err, size_t err_size);
+
+/* Re-encode the GGUF model at in_path as `type` ("f32" .. "q6_k", or the
+ * mixed "q4_k_m") into out_path, keeping every metadata key (but
+ * general.file_type, which is set to the new type).  1-D tensors stay F32;
+ * see docs/cli/joule-quantize.md for which tensors get which type.
+ * n_threads: 0 means 1. */
+JOULE_API enum joule_status joule_model_quantize(const char *in_path, const char *out_path,
+                                                 const char *type, uint32_t n_threads,
+                                                 char *err, size_t err_size);
+
+/* ---------------------------------------------------------------------------
  * Tokenizers (from a GGUF file's tokenizer.ggml.* metadata): SentencePiece
  * ("llama") and byte-level BPE ("gpt2") with the pre-tokenizers of the major
  * families.  See docs/internals/tokenizer.md.

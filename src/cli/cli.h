@@ -37,6 +37,7 @@ struct cli_command {
 int cmd_measure(int argc, char **argv, struct cli *cli);
 int cmd_devices(int argc, char **argv, struct cli *cli);
 int cmd_model(int argc, char **argv, struct cli *cli);
+int cmd_quantize(int argc, char **argv, struct cli *cli);
 
 /* --- options (args.c) ----------------------------------------------------- */
 

@@ -11,7 +11,8 @@
 static const struct cli_command commands[] = {
     {"measure", cmd_measure, "energy of a command or of the built-in CPU workload"},
     {"devices", cmd_devices, "energy sources found or missing, with device facts"},
-    {"model", cmd_model, "model files: info, tokenize"},
+    {"model", cmd_model, "model files: info, tokenize, synth"},
+    {"quantize", cmd_quantize, "re-encode a GGUF model as another type"},
 };
 
 static void print_help(void)

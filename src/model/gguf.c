@@ -980,6 +980,8 @@ struct wtensor {
     const void *data;
     size_t nbytes;
     uint64_t offset;
+    joule_gguf_produce_fn produce; /* when set, rows come from it at write time */
+    void *produce_ctx;
 };
 
 struct open_array {
@@ -1347,6 +1349,35 @@ enum joule_status joule_gguf_writer_add_tensor(struct joule_gguf_writer *w, cons
     return JOULE_OK;
 }
 
+enum joule_status joule_gguf_writer_add_tensor_fn(struct joule_gguf_writer *w, const char *name,
+                                                  enum joule_quant_type type, uint32_t n_dims,
+                                                  const int64_t *ne, joule_gguf_produce_fn produce,
+                                                  void *ctx)
+{
+    if (!w || !name || !ne || !produce)
+        return JOULE_ERR_INVALID;
+    if (n_dims < 1 || n_dims > JOULE_GGUF_MAX_DIMS)
+        return wfail(w, JOULE_ERR_INVALID, "tensor '%s': %" PRIu32 " dimensions", name, n_dims);
+    /* The size check of add_tensor, then a placeholder pointer it accepts. */
+    int64_t rows = 1;
+    for (uint32_t d = 1; d < n_dims; d++)
+        if (ne[d] < 0 || __builtin_mul_overflow(rows, ne[d], &rows))
+            return wfail(w, JOULE_ERR_INVALID, "tensor '%s': bad dimension %" PRIu32, name, d);
+    size_t row_bytes, total;
+    if (ne[0] < 0 || !joule_quant_row_size(type, ne[0], &row_bytes) ||
+        !joule_mul_size(row_bytes, (size_t)rows, &total))
+        return wfail(w, JOULE_ERR_INVALID, "tensor '%s': row of %" PRId64 " is not whole %s "
+                     "blocks, or too large", name, ne[0], joule_quant_name(type));
+    enum joule_status st = joule_gguf_writer_add_tensor(w, name, type, n_dims, ne, w, total);
+    if (st != JOULE_OK)
+        return st;
+    struct wtensor *t = &w->t[w->n_t - 1];
+    t->data = NULL;
+    t->produce = produce;
+    t->produce_ctx = ctx;
+    return JOULE_OK;
+}
+
 static bool align_up(size_t x, size_t a, size_t *out)
 {
     size_t pad = (a - x % a) % a;
@@ -1378,6 +1409,7 @@ struct sink {
     uint8_t *buf;
     size_t len;
     bool failed;
+    enum joule_status st; /* JOULE_IO for a failed write, or a producer's status */
 };
 
 static void emit(struct sink *s, const void *p, size_t n)
@@ -1385,8 +1417,10 @@ static void emit(struct sink *s, const void *p, size_t n)
     if (n == 0 || s->failed)
         return;
     if (s->f) {
-        if (fwrite(p, 1, n, s->f) != n)
+        if (fwrite(p, 1, n, s->f) != n) {
             s->failed = true;
+            s->st = JOULE_ERR_IO;
+        }
     } else {
         memcpy(s->buf + s->len, p, n);
     }
@@ -1401,6 +1435,46 @@ static void emit_zeros(struct sink *s, size_t n)
         emit(s, zeros, k);
         n -= k;
     }
+}
+
+/* Bytes of produced rows per call: large enough to keep producers' threads
+ * busy, small enough not to hold a tensor in memory. */
+#define PRODUCE_CHUNK_BYTES (8u << 20)
+
+/* The data of a produced tensor, chunk by chunk through one scratch buffer. */
+static void emit_produced(const struct wtensor *t, struct sink *s)
+{
+    if (s->failed || t->nbytes == 0)
+        return;
+    int64_t rows = t->ne[1] * t->ne[2] * t->ne[3];
+    size_t row_bytes = t->nbytes / (size_t)rows;
+    int64_t per = (int64_t)(PRODUCE_CHUNK_BYTES / row_bytes);
+    if (per < 1)
+        per = 1;
+    if (per > rows)
+        per = rows;
+    uint8_t *scratch = s->f ? malloc((size_t)per * row_bytes) : NULL;
+    if (s->f && !scratch) {
+        s->failed = true;
+        s->st = JOULE_ERR_NOMEM;
+        return;
+    }
+    for (int64_t r = 0; r < rows && !s->failed; r += per) {
+        int64_t n = rows - r < per ? rows - r : per;
+        /* A buffer sink is produced in place. */
+        uint8_t *dst = scratch ? scratch : s->buf + s->len;
+        enum joule_status st = t->produce(t->produce_ctx, r, n, dst);
+        if (st != JOULE_OK) {
+            s->failed = true;
+            s->st = st;
+            break;
+        }
+        if (scratch)
+            emit(s, dst, (size_t)n * row_bytes);
+        else
+            s->len += (size_t)n * row_bytes;
+    }
+    free(scratch);
 }
 
 static void emit_all(const struct joule_gguf_writer *w, struct sink *s, size_t data_off)
@@ -1427,7 +1501,10 @@ static void emit_all(const struct joule_gguf_writer *w, struct sink *s, size_t d
     emit_zeros(s, data_off - s->len);
     for (size_t i = 0; i < w->n_t; i++) {
         const struct wtensor *t = &w->t[i];
-        emit(s, t->data, t->nbytes);
+        if (t->produce)
+            emit_produced(t, s);
+        else
+            emit(s, t->data, t->nbytes);
         emit_zeros(s, (w->alignment - t->nbytes % w->alignment) % w->alignment);
     }
 }
@@ -1443,10 +1520,14 @@ enum joule_status joule_gguf_writer_write_buffer(struct joule_gguf_writer *w, ui
     enum joule_status st = layout(w, &data_off, &total);
     if (st != JOULE_OK)
         return st;
-    struct sink s = {NULL, malloc(total ? total : 1), 0, false};
+    struct sink s = {NULL, malloc(total ? total : 1), 0, false, JOULE_OK};
     if (!s.buf)
         return wfail(w, JOULE_ERR_NOMEM, "out of memory for %zu bytes", total);
     emit_all(w, &s, data_off);
+    if (s.failed) {
+        free(s.buf);
+        return wfail(w, s.st, "producing tensor data failed: %s", joule_status_str(s.st));
+    }
     JOULE_ASSERT(s.len == total);
     *out = s.buf;
     *size = total;
@@ -1461,9 +1542,9 @@ struct write_ctx {
 static enum joule_status write_cb(FILE *f, void *ctx)
 {
     struct write_ctx *c = ctx;
-    struct sink s = {f, NULL, 0, false};
+    struct sink s = {f, NULL, 0, false, JOULE_ERR_IO};
     emit_all(c->w, &s, c->data_off);
-    return s.failed ? JOULE_ERR_IO : JOULE_OK;
+    return s.failed ? s.st : JOULE_OK;
 }
 
 enum joule_status joule_gguf_writer_write(struct joule_gguf_writer *w, const char *path,

@@ -267,6 +267,22 @@ enum joule_status joule_gguf_writer_add_tensor(struct joule_gguf_writer *w, cons
                                                const int64_t *ne, const void *data,
                                                size_t nbytes);
 
+/* Fills dst with rows first_row .. first_row + n_rows - 1 of a tensor (its
+ * ne[0]-element rows, row_size bytes each, encoded in the tensor's type).
+ * Called at write time, in row order, on the writer's thread; may use
+ * threads of its own.  A status other than JOULE_OK aborts the write. */
+typedef enum joule_status (*joule_gguf_produce_fn)(void *ctx, int64_t first_row, int64_t n_rows,
+                                                   void *dst);
+
+/* As joule_gguf_writer_add_tensor(), but the data is not in memory: the
+ * write calls produce(ctx, ...) for chunks of rows (a few MiB each) and
+ * writes them as they come, so a model larger than memory can be written.
+ * ctx is borrowed until the last write call. */
+enum joule_status joule_gguf_writer_add_tensor_fn(struct joule_gguf_writer *w, const char *name,
+                                                  enum joule_quant_type type, uint32_t n_dims,
+                                                  const int64_t *ne, joule_gguf_produce_fn produce,
+                                                  void *ctx);
+
 /* Write a GGUF v3 file to path atomically (temporary file renamed over
  * path).  JOULE_ERR_STATE if an array is still open, JOULE_ERR_IO with a
  * message in err.  `path` is borrowed for the call. */
