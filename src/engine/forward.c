@@ -29,7 +29,6 @@ struct joule_lm_ctx {
     int32_t n_ctx;              /* positions the cache holds */
     int32_t n_past;             /* positions filled */
     enum joule_lm_kv_type kv_type;
-    bool logits_valid;
     float *k_cache;             /* [n_layer][n_ctx][kv_dim] */
     float *v_cache;             /* [n_layer][n_ctx][kv_dim] */
     /* Scratch, one token. */
@@ -177,7 +176,6 @@ void joule_lm_ctx_free(struct joule_lm_ctx *c)
 void joule_lm_ctx_reset(struct joule_lm_ctx *c)
 {
     c->n_past = 0;
-    c->logits_valid = false;
 }
 
 int32_t joule_lm_ctx_n_past(const struct joule_lm_ctx *c)
@@ -425,7 +423,6 @@ enum joule_status joule_lm_decode(struct joule_lm_ctx *c, int32_t token, bool wa
     const uint8_t *row = (const uint8_t *)te->data + (size_t)token * te->row_bytes;
     if (joule_quant_dequantize_row_ref(te->type, row, c->x, hp->n_embd) != JOULE_OK)
         return JOULE_ERR_FORMAT;
-    c->logits_valid = false;
     rope_angles(c, pos);
     enum joule_status st;
     for (int32_t il = 0; il < hp->n_layer; il++)
@@ -437,7 +434,6 @@ enum joule_status joule_lm_decode(struct joule_lm_ctx *c, int32_t token, bool wa
     rms_norm(c->xn, c->x, m->output_norm->data, hp->n_embd, hp->rms_eps);
     if ((st = matvec(c, m->output, c->xn, c->logits)))
         return st;
-    c->logits_valid = true;
     return JOULE_OK;
 }
 

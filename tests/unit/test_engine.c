@@ -339,7 +339,7 @@ static uint8_t *write_tiny(int bad, size_t *size)
     uint8_t *out = NULL;
     if (joule_gguf_writer_open(&w) != JOULE_OK)
         return NULL;
-    joule_gguf_writer_set_str(w, "general.architecture", "llama");
+    joule_gguf_writer_set_str(w, "general.architecture", bad == 3 ? "gpt2" : "llama");
     joule_gguf_writer_set_u32(w, "llama.context_length", 16);
     joule_gguf_writer_set_u32(w, "llama.embedding_length", 32);
     joule_gguf_writer_set_u32(w, "llama.block_count", 1);
@@ -367,7 +367,7 @@ static uint8_t *write_tiny(int bad, size_t *size)
 static void test_loader_checks(void)
 {
     char err[256];
-    for (int bad = 0; bad < 3; bad++) {
+    for (int bad = 0; bad < 4; bad++) {
         size_t size = 0;
         uint8_t *data = write_tiny(bad, &size);
         CHECK(data != NULL);
@@ -400,9 +400,12 @@ static void test_loader_checks(void)
         } else if (bad == 1) {
             CHECK(st == JOULE_ERR_FORMAT && m == NULL);
             CHECK_STR(err, "tensor 'blk.0.attn_k.weight' is missing (expected shape [32, 16])");
-        } else {
+        } else if (bad == 2) {
             CHECK(st == JOULE_ERR_FORMAT && m == NULL);
             CHECK_STR(err, "tensor 'blk.0.attn_v.weight' has shape [32, 32] (expected [32, 16])");
+        } else {
+            CHECK(st == JOULE_ERR_UNSUPPORTED && m == NULL);
+            CHECK_STR(err, "architecture 'gpt2' is not supported (supported: llama, qwen2, phi3)");
         }
         joule_lm_free(m);
         joule_gguf_close(g);
