@@ -1294,6 +1294,27 @@ enum joule_status joule_gguf_writer_set_value(struct joule_gguf_writer *w, const
     return st != JOULE_OK ? st : st2;
 }
 
+/* Bytes of a tensor of `type` and shape ne[0..n_dims), checked for
+ * overflow and whole blocks; a message in w on failure. */
+static enum joule_status tensor_size(struct joule_gguf_writer *w, const char *name,
+                                     enum joule_quant_type type, uint32_t n_dims,
+                                     const int64_t *ne, size_t *total)
+{
+    const struct joule_quant_traits *tr = joule_quant_traits(type);
+    if (!tr)
+        return wfail(w, JOULE_ERR_INVALID, "tensor '%s': unknown type %u", name, (unsigned)type);
+    int64_t rows = 1;
+    for (uint32_t d = 1; d < n_dims; d++)
+        if (ne[d] < 0 || __builtin_mul_overflow(rows, ne[d], &rows))
+            return wfail(w, JOULE_ERR_INVALID, "tensor '%s': bad dimension %" PRIu32, name, d);
+    size_t row_bytes;
+    if (ne[0] < 0 || !joule_quant_row_size(type, ne[0], &row_bytes) ||
+        !joule_mul_size(row_bytes, (size_t)rows, total))
+        return wfail(w, JOULE_ERR_INVALID, "tensor '%s': row of %" PRId64 " is not whole %s "
+                     "blocks, or too large", name, ne[0], tr->name);
+    return JOULE_OK;
+}
+
 enum joule_status joule_gguf_writer_add_tensor(struct joule_gguf_writer *w, const char *name,
                                                enum joule_quant_type type, uint32_t n_dims,
                                                const int64_t *ne, const void *data,
@@ -1310,18 +1331,10 @@ enum joule_status joule_gguf_writer_add_tensor(struct joule_gguf_writer *w, cons
             return wfail(w, JOULE_ERR_INVALID, "duplicate tensor name '%s'", name);
     if (n_dims < 1 || n_dims > JOULE_GGUF_MAX_DIMS)
         return wfail(w, JOULE_ERR_INVALID, "tensor '%s': %" PRIu32 " dimensions", name, n_dims);
-    const struct joule_quant_traits *tr = joule_quant_traits(type);
-    if (!tr)
-        return wfail(w, JOULE_ERR_INVALID, "tensor '%s': unknown type %u", name, (unsigned)type);
-    int64_t rows = 1;
-    for (uint32_t d = 1; d < n_dims; d++)
-        if (ne[d] < 0 || __builtin_mul_overflow(rows, ne[d], &rows))
-            return wfail(w, JOULE_ERR_INVALID, "tensor '%s': bad dimension %" PRIu32, name, d);
-    size_t row_bytes, total;
-    if (ne[0] < 0 || !joule_quant_row_size(type, ne[0], &row_bytes) ||
-        !joule_mul_size(row_bytes, (size_t)rows, &total))
-        return wfail(w, JOULE_ERR_INVALID, "tensor '%s': row of %" PRId64 " is not whole %s "
-                     "blocks, or too large", name, ne[0], tr->name);
+    size_t total;
+    enum joule_status st = tensor_size(w, name, type, n_dims, ne, &total);
+    if (st != JOULE_OK)
+        return st;
     if (total != nbytes)
         return wfail(w, JOULE_ERR_INVALID, "tensor '%s': %zu bytes given, %zu expected", name,
                      nbytes, total);
@@ -1359,16 +1372,11 @@ enum joule_status joule_gguf_writer_add_tensor_fn(struct joule_gguf_writer *w, c
     if (n_dims < 1 || n_dims > JOULE_GGUF_MAX_DIMS)
         return wfail(w, JOULE_ERR_INVALID, "tensor '%s': %" PRIu32 " dimensions", name, n_dims);
     /* The size check of add_tensor, then a placeholder pointer it accepts. */
-    int64_t rows = 1;
-    for (uint32_t d = 1; d < n_dims; d++)
-        if (ne[d] < 0 || __builtin_mul_overflow(rows, ne[d], &rows))
-            return wfail(w, JOULE_ERR_INVALID, "tensor '%s': bad dimension %" PRIu32, name, d);
-    size_t row_bytes, total;
-    if (ne[0] < 0 || !joule_quant_row_size(type, ne[0], &row_bytes) ||
-        !joule_mul_size(row_bytes, (size_t)rows, &total))
-        return wfail(w, JOULE_ERR_INVALID, "tensor '%s': row of %" PRId64 " is not whole %s "
-                     "blocks, or too large", name, ne[0], joule_quant_name(type));
-    enum joule_status st = joule_gguf_writer_add_tensor(w, name, type, n_dims, ne, w, total);
+    size_t total;
+    enum joule_status st = tensor_size(w, name, type, n_dims, ne, &total);
+    if (st != JOULE_OK)
+        return st;
+    st = joule_gguf_writer_add_tensor(w, name, type, n_dims, ne, w, total);
     if (st != JOULE_OK)
         return st;
     struct wtensor *t = &w->t[w->n_t - 1];
