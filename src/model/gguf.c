@@ -211,12 +211,9 @@ static bool names_add(struct joule_gguf *g, const char *name, size_t n, size_t *
     if (!joule_add_size(g->names_len, n, &need) || !joule_add_size(need, 1, &need))
         return false;
     if (need > g->names_cap) {
-        size_t cap = g->names_cap ? g->names_cap : 256;
-        while (cap < need) {
-            if (cap > SIZE_MAX / 2)
-                return false;
-            cap *= 2;
-        }
+        size_t cap;
+        if (!joule_grow_cap(g->names_cap, need, 256, &cap))
+            return false;
         char *p = realloc(g->names, cap);
         if (!p)
             return false;
@@ -237,12 +234,9 @@ static bool elems_reserve(struct joule_gguf *g, size_t n, size_t *first)
     if (!joule_add_size(g->n_elems, n, &need))
         return false;
     if (need > g->cap_elems) {
-        size_t cap = g->cap_elems ? g->cap_elems : 64;
-        while (cap < need) {
-            if (cap > SIZE_MAX / 2)
-                return false;
-            cap *= 2;
-        }
+        size_t cap;
+        if (!joule_grow_cap(g->cap_elems, need, 64, &cap))
+            return false;
         struct elem_ref *p = joule_realloc_array(g->elems, cap, sizeof(*p));
         if (!p)
             return false;
@@ -1054,12 +1048,9 @@ static enum joule_status put(struct joule_gguf_writer *w, const void *p, size_t 
     if (!joule_add_size(w->kv_len, n, &need))
         return wfail(w, JOULE_ERR_NOMEM, "metadata too large");
     if (need > w->kv_cap) {
-        size_t cap = w->kv_cap ? w->kv_cap : 1024;
-        while (cap < need) {
-            if (cap > SIZE_MAX / 2)
-                return wfail(w, JOULE_ERR_NOMEM, "metadata too large");
-            cap *= 2;
-        }
+        size_t cap;
+        if (!joule_grow_cap(w->kv_cap, need, 1024, &cap))
+            return wfail(w, JOULE_ERR_NOMEM, "metadata too large");
         uint8_t *nb = realloc(w->kv, cap);
         if (!nb)
             return wfail(w, JOULE_ERR_NOMEM, "out of memory");

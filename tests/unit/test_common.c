@@ -15,6 +15,11 @@ static void test_sizes(void)
     CHECK(joule_add_size(SIZE_MAX - 1, 1, &out) && out == SIZE_MAX);
     CHECK(!joule_add_size(SIZE_MAX, 1, &out));
     CHECK(joule_calloc(SIZE_MAX / 2, 4) == NULL);
+    CHECK(joule_grow_cap(0, 5, 4, &out) && out == 8);
+    CHECK(joule_grow_cap(16, 17, 4, &out) && out == 32);
+    CHECK(joule_grow_cap(16, 3, 4, &out) && out == 16);
+    out = 7;
+    CHECK(!joule_grow_cap(SIZE_MAX / 2 + 1, SIZE_MAX, 4, &out) && out == 7);
     void *p = joule_calloc(0, 8);
     CHECK(p != NULL);
     free(p);
