@@ -412,6 +412,199 @@ JOULE_API enum joule_status joule_tokenizer_decode(const struct joule_tokenizer 
 JOULE_API const char *joule_tokenizer_piece(const struct joule_tokenizer *t, int32_t id,
                                             size_t *len);
 
+
+/* ---------------------------------------------------------------------------
+ * The built-in inference engine: load a GGUF model (llama, qwen2, phi3),
+ * submit requests, step, collect per-request accounting.  See docs/api.md
+ * and docs/internals/engine.md.
+ *
+ * An engine runs up to n_seq requests at once.  Each joule_engine_step() is
+ * one forward pass of either phase, never both:
+ *  - PREFILL: prompt tokens of the requests being admitted (chunks of up to
+ *    n_batch tokens; a long prompt spans several steps);
+ *  - DECODE: one token for every request that is generating, in lockstep,
+ *    so one read of the weights serves the whole batch.
+ * The on_phase hook runs just before and just after each step: a meter
+ * window wrapped around it measures that phase alone, which is how input
+ * and output tokens get their own energy.  Finished requests leave the
+ * batch; queued ones join at the next step boundary.
+ *
+ * An engine is driven by one thread at a time; it owns its thread pool
+ * (n_threads, the caller's thread included) and starts no other threads.
+ */
+
+struct joule_engine;
+
+struct joule_engine_params {
+    int32_t n_threads;  /* threads, the caller's included; 0: physical cores */
+    int32_t n_seq;      /* requests running at once (the batch size); default 1 */
+    int32_t n_ctx;      /* positions per request (prompt + output); 0: 2048, at
+                           most the model's training context */
+    int32_t n_batch;    /* tokens per prefill step; default 512 */
+    int kv_f32;         /* non-zero: F32 KV cache (default F16, as llama.cpp) */
+    const char *isa;    /* kernels: NULL or "auto" (the best the CPU has),
+                           "avx512", "avx2", "scalar" */
+};
+
+/* Fills *p with the defaults above. */
+JOULE_API void joule_engine_default_params(struct joule_engine_params *p);
+
+/* Loads the model at path and prepares n_seq run slots.  JOULE_ERR_IO,
+ * JOULE_ERR_FORMAT (a malformed file, a missing or misshapen tensor),
+ * JOULE_ERR_UNSUPPORTED (architecture, weight type), JOULE_ERR_INVALID (a
+ * parameter), JOULE_ERR_NOMEM, JOULE_ERR_THREAD; the message, naming the
+ * file, is in err[err_size].  Close with joule_engine_close. */
+JOULE_API enum joule_status joule_engine_open(const char *path,
+                                              const struct joule_engine_params *p,
+                                              struct joule_engine **out, char *err,
+                                              size_t err_size);
+JOULE_API void joule_engine_close(struct joule_engine *e);
+
+struct joule_engine_info {
+    const char *arch;        /* "llama", "qwen2", "phi3" */
+    const char *weight_type; /* type of most weights ("Q4_0") */
+    const char *isa;         /* kernels in use ("avx512") */
+    const char *kv_type;     /* "f16" or "f32" */
+    int64_t n_params;        /* parameters */
+    int64_t model_bytes;     /* bytes of the tensors (mapped, not copied) */
+    int64_t state_bytes;     /* KV cache and scratch */
+    int32_t n_vocab, n_ctx_train, n_layer, n_embd;
+    int32_t n_threads, n_seq, n_ctx, n_batch;
+    const char *chat_template; /* recognised family ("chatml"), or NULL */
+};
+
+/* Describes e (strings borrowed from e). */
+JOULE_API void joule_engine_get_info(const struct joule_engine *e, struct joule_engine_info *out);
+
+/* The engine's tokenizer (borrowed from e: do not close it). */
+JOULE_API const struct joule_tokenizer *joule_engine_tokenizer(const struct joule_engine *e);
+
+/* Sampling.  temperature 0 is greedy (the lowest id wins a tie). */
+struct joule_sampling {
+    float temperature;     /* 0: greedy; default 0 */
+    int32_t top_k;         /* 0: off */
+    float top_p;           /* 1: off */
+    float min_p;           /* 0: off */
+    float repeat_penalty;  /* 1: off */
+    int32_t repeat_last_n; /* tokens the penalty looks back on; default 64 */
+    uint64_t seed;         /* draws are reproducible for a seed; default 42 */
+};
+
+JOULE_API void joule_sampling_default(struct joule_sampling *s);
+
+#define JOULE_MAX_STOP 8 /* stop strings per request */
+
+struct joule_request {
+    const char *prompt;      /* UTF-8 text (copied at submit) */
+    size_t prompt_len;
+    int chat;                /* non-zero: wrap the prompt as a user message in the
+                                model's chat template (JOULE_ERR_UNSUPPORTED if it has
+                                none and chat_template is NULL) */
+    const char *chat_template; /* override the family ("chatml", ...), or NULL */
+    const char *system;      /* system message with chat, or NULL */
+    int32_t max_tokens;      /* output tokens at most (>= 1); default 128 */
+    int ignore_eos;          /* non-zero: go on past end-of-generation tokens */
+    const char *stop[JOULE_MAX_STOP]; /* stop strings (NULL-terminated list), copied */
+    struct joule_sampling sampling;
+    void *user;              /* handed back in results and callbacks */
+};
+
+/* Defaults: no prompt, no chat, max_tokens 128, greedy, no stop strings. */
+JOULE_API void joule_request_default(struct joule_request *r);
+
+enum joule_finish {
+    JOULE_FINISH_NONE = 0,   /* still running */
+    JOULE_FINISH_EOS = 1,    /* an end-of-generation token */
+    JOULE_FINISH_LENGTH = 2, /* max_tokens, or the context was full */
+    JOULE_FINISH_STOP = 3,   /* a stop string (cut from the text) */
+    JOULE_FINISH_CANCELLED = 4,
+};
+
+/* "running", "eos", "length", "stop", "cancelled". */
+JOULE_API const char *joule_finish_str(enum joule_finish f);
+
+/* What one request cost, from the engine's clock (seconds, monotonic). */
+struct joule_request_result {
+    uint64_t id;
+    void *user;
+    enum joule_finish finish;
+    int32_t n_input;        /* prompt tokens, never padding */
+    int32_t n_output;       /* tokens generated, the end-of-generation one included */
+    double t_submit;        /* clock times */
+    double t_admit;         /* left the queue for a slot */
+    double t_first_token;
+    double t_done;
+    double queue_s;         /* t_admit - t_submit */
+    double prefill_s;       /* start of its first prefill step .. end of its last */
+    double ttft_s;          /* t_first_token - t_submit */
+    double decode_s;        /* t_first_token .. t_done */
+    double total_s;         /* t_done - t_submit */
+    const double *itl_s;    /* [n_output - 1] inter-token latencies */
+    const int32_t *tokens;  /* [n_output] generated ids */
+    const char *text;       /* generated text (stop string cut), NUL-terminated */
+    size_t text_len;
+};
+
+enum joule_phase {
+    JOULE_PHASE_PREFILL = 1,
+    JOULE_PHASE_DECODE = 2,
+};
+
+/* One step of the engine. */
+struct joule_step_info {
+    enum joule_phase phase;
+    uint64_t step;          /* steps so far, from 0 */
+    int32_t n_tokens;       /* tokens in the forward pass */
+    int32_t n_requests;     /* requests in it */
+    const uint64_t *ids;    /* [n_requests] their ids */
+    const int32_t *tokens_of; /* [n_requests] tokens each contributed */
+    double t_begin, t_end;  /* t_end is NAN in the "begin" call */
+};
+
+struct joule_engine_callbacks {
+    /* Before (begin != 0) and after each step: wrap meter windows here. */
+    void (*on_phase)(void *user, int begin, const struct joule_step_info *step);
+    /* Text of a request as it is generated (complete UTF-8 only, stop strings
+     * held back until they can no longer match). */
+    void (*on_text)(void *user, uint64_t id, void *req_user, const char *text, size_t len);
+    /* A request finished: r and everything it points to are borrowed for the call. */
+    void (*on_done)(void *user, const struct joule_request_result *r);
+    void *user;
+};
+
+/* Sets the callbacks (copied); NULL clears them. */
+JOULE_API void joule_engine_set_callbacks(struct joule_engine *e,
+                                          const struct joule_engine_callbacks *cb);
+
+/* Tokenizes and queues a request; its id goes to *id.  JOULE_ERR_INVALID (an
+ * empty prompt, max_tokens < 1, bad sampling values, a prompt longer than
+ * n_ctx - 1 tokens), JOULE_ERR_UNSUPPORTED (chat without a template),
+ * JOULE_ERR_NOMEM; message in err[err_size]. */
+JOULE_API enum joule_status joule_engine_submit(struct joule_engine *e,
+                                                const struct joule_request *r, uint64_t *id,
+                                                char *err, size_t err_size);
+
+/* Runs one step (see above).  *ran is 1 when a step ran, 0 when nothing was
+ * queued or running.  Finished requests are reported through on_done during
+ * the call.  Errors (JOULE_ERR_NOMEM) leave the engine usable. */
+JOULE_API enum joule_status joule_engine_step(struct joule_engine *e, int *ran, char *err,
+                                              size_t err_size);
+
+/* Steps until every request has finished. */
+JOULE_API enum joule_status joule_engine_run(struct joule_engine *e, char *err,
+                                             size_t err_size);
+
+/* Requests queued or running. */
+JOULE_API int32_t joule_engine_pending(const struct joule_engine *e);
+
+/* Cancels request id (queued or running): it finishes with
+ * JOULE_FINISH_CANCELLED at the next step.  JOULE_ERR_NOT_FOUND if unknown
+ * or finished. */
+JOULE_API enum joule_status joule_engine_cancel(struct joule_engine *e, uint64_t id);
+
+/* The engine's clock: monotonic seconds, the time base of the results. */
+JOULE_API double joule_engine_now(const struct joule_engine *e);
+
 #ifdef __cplusplus
 }
 #endif

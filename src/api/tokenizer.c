@@ -5,10 +5,6 @@
 #include "vocab.h"
 #include "joule_int.h"
 
-struct joule_tokenizer {
-    struct joule_vocab *vocab;
-};
-
 enum joule_status joule_tokenizer_open(const char *path, struct joule_tokenizer **out, char *err,
                                        size_t err_size)
 {

@@ -38,6 +38,7 @@ int cmd_measure(int argc, char **argv, struct cli *cli);
 int cmd_devices(int argc, char **argv, struct cli *cli);
 int cmd_model(int argc, char **argv, struct cli *cli);
 int cmd_quantize(int argc, char **argv, struct cli *cli);
+int cmd_generate(int argc, char **argv, struct cli *cli);
 
 /* --- options (args.c) ----------------------------------------------------- */
 

@@ -13,6 +13,7 @@ static const struct cli_command commands[] = {
     {"devices", cmd_devices, "energy sources found or missing, with device facts"},
     {"model", cmd_model, "model files: info, tokenize, synth"},
     {"quantize", cmd_quantize, "re-encode a GGUF model as another type"},
+    {"generate", cmd_generate, "generate text with the built-in engine, with accounting"},
 };
 
 static void print_help(void)

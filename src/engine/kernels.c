@@ -6,6 +6,8 @@
 
 #include "joule_int.h"
 
+#include <math.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #define JOULE_X86 1
@@ -216,6 +218,18 @@ static void f16_to_f32_ref(const uint16_t *x, float *y, int64_t n)
     joule_dequantize_row_f16_ref(x, y, n);
 }
 
+static void scale_f16_ref(int64_t n, float a, uint16_t *y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = joule_fp16_from_f32(joule_fp16_to_f32(y[i]) * a);
+}
+
+static void mad_f16_f16_ref(int64_t n, float a, const uint16_t *x, uint16_t *y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = joule_fp16_from_f32(fmaf(joule_fp16_to_f32(x[i]), a, joule_fp16_to_f32(y[i])));
+}
+
 enum joule_isa joule_kernels_select(struct joule_kernels *k, enum joule_isa isa)
 {
     memset(k, 0, sizeof(*k));
@@ -248,11 +262,14 @@ enum joule_isa joule_kernels_select(struct joule_kernels *k, enum joule_isa isa)
     k->mad_f32 = mad_f32_ref;
     k->f32_to_f16 = f32_to_f16_ref;
     k->f16_to_f32 = f16_to_f32_ref;
+    k->scale_f16 = scale_f16_ref;
+    k->mad_f16_f16 = mad_f16_f16_ref;
 
 #ifdef JOULE_X86
     if (isa >= JOULE_ISA_AVX2) {
         joule_kernels_add_float_avx2(k);
         joule_kernels_add_quant_avx2(k);
+        joule_kernels_add_attn_avx2(k);
     }
     if (isa >= JOULE_ISA_AVX512) {
         joule_kernels_add_float_avx512(k);

@@ -92,6 +92,11 @@ struct joule_kernels {
     void (*mad_f32)(int64_t n, float a, const float *x, float *y);     /* y += a * x */
     void (*f32_to_f16)(const float *x, uint16_t *y, int64_t n);         /* nearest even */
     void (*f16_to_f32)(const uint16_t *x, float *y, int64_t n);
+    /* The F16 accumulator of llama.cpp's CPU flash attention (an F16 V
+     * cache): every update is rounded back to F16, exactly as it does, so
+     * the default configuration agrees with llama.cpp's defaults. */
+    void (*scale_f16)(int64_t n, float a, uint16_t *y);                   /* y = f16(y * a) */
+    void (*mad_f16_f16)(int64_t n, float a, const uint16_t *x, uint16_t *y); /* y = f16(fma(x, a, y)) */
 };
 
 /*
@@ -107,5 +112,6 @@ void joule_kernels_add_float_avx2(struct joule_kernels *k);
 void joule_kernels_add_float_avx512(struct joule_kernels *k);
 void joule_kernels_add_quant_avx2(struct joule_kernels *k);
 void joule_kernels_add_quant_avx512(struct joule_kernels *k);
+void joule_kernels_add_attn_avx2(struct joule_kernels *k);
 
 #endif /* JOULE_ENGINE_KERNELS_H */

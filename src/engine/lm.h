@@ -11,14 +11,16 @@
  * expected shape in the message when one is wrong.  Weights are views into
  * the GGUF mapping (nothing is copied).
  *
- * The forward pass (forward.c) runs one token at a time, in F32, with the
- * matrix-vector products done by the model module's reference kernels the
- * way llama.cpp pairs them (activations quantized to Q8_0 / Q8_1 / Q8_K
- * for quantized weights, rounded to F16 / BF16 for F16 / BF16 weights).
+ * The forward pass (forward.c) runs a batch of tokens from any number of
+ * sequences at once, in F32 activations, with the matrix products done by
+ * the kernels of kernels.h the way llama.cpp pairs them (activations
+ * quantized to Q8_0 / Q8_1 / Q8_K for quantized weights, rounded to F16 /
+ * BF16 for F16 / BF16 weights), spread over the threads of a pool.
  * See docs/internals/engine.md.
  *
  * Threads: a loaded struct joule_lm is immutable and may be shared; a
- * struct joule_lm_ctx (KV cache and scratch) belongs to one thread.
+ * struct joule_lm_ctx (KV cache and scratch) is driven by one thread at a
+ * time, which lends the work to its pool.
  */
 #ifndef JOULE_ENGINE_LM_H
 #define JOULE_ENGINE_LM_H
@@ -119,62 +121,106 @@ enum joule_status joule_lm_load(const struct joule_gguf *g, struct joule_lm **ou
 void joule_lm_free(struct joule_lm *m);
 
 /* ---------------------------------------------------------------------------
- * Run state: KV cache and scratch buffers for one sequence.
+ * Run state: a KV cache of n_seq sequences and the scratch of a batch.
  */
 
-/* Element type of the KV cache (only F32 for now). */
+/* Element type of the KV cache. */
 enum joule_lm_kv_type {
-    JOULE_LM_KV_F32 = 0,
-    JOULE_LM_KV_F16 = 1, /* not yet: JOULE_ERR_UNSUPPORTED */
+    JOULE_LM_KV_F32 = 0, /* exact; twice the memory */
+    JOULE_LM_KV_F16 = 1, /* the default, as llama.cpp */
 };
 
+struct joule_pool;
 struct joule_lm_ctx; /* opaque */
 
+struct joule_lm_ctx_params {
+    int32_t n_ctx;                 /* positions each sequence can hold */
+    int32_t n_seq;                 /* sequences (cache slots) */
+    int32_t n_batch;               /* tokens one joule_lm_forward may carry */
+    enum joule_lm_kv_type kv_type;
+    int isa;                       /* highest enum joule_isa to use (kernels.h) */
+    struct joule_pool *pool;       /* borrowed; NULL: the calling thread alone */
+};
+
+/* Defaults: n_ctx 512, n_seq 1, n_batch 512, F16 cache, the best ISA the
+ * CPU has, no pool. */
+void joule_lm_ctx_params_init(struct joule_lm_ctx_params *p);
+
 /*
- * A run state for model m with room for n_ctx positions (1 ..
- * JOULE_LM_MAX_DIM) and a KV cache of type kv.  m is borrowed and must
- * outlive the state.  On success *out is a new state with an empty cache
+ * A run state for model m.  m and p->pool are borrowed and must outlive
+ * the state.  On success *out is a new state with every sequence empty
  * (release with joule_lm_ctx_free).  On failure *out is NULL:
- * JOULE_ERR_INVALID (n_ctx out of range), JOULE_ERR_UNSUPPORTED (kv type),
+ * JOULE_ERR_INVALID (a size out of range, too large a cache),
  * JOULE_ERR_NOMEM; the message is in err[err_size].
  */
-enum joule_status joule_lm_ctx_open(const struct joule_lm *m, int32_t n_ctx,
-                                    enum joule_lm_kv_type kv, struct joule_lm_ctx **out,
-                                    char *err, size_t err_size);
+enum joule_status joule_lm_ctx_open(const struct joule_lm *m,
+                                    const struct joule_lm_ctx_params *p,
+                                    struct joule_lm_ctx **out, char *err, size_t err_size);
 
 /* Releases the state.  NULL is a no-op. */
 void joule_lm_ctx_free(struct joule_lm_ctx *c);
 
-/* Empties the KV cache: the next token is at position 0. */
+/* Empties every sequence. */
 void joule_lm_ctx_reset(struct joule_lm_ctx *c);
 
-/* Positions held in the KV cache (the position of the next token). */
-int32_t joule_lm_ctx_n_past(const struct joule_lm_ctx *c);
+/* Empties sequence seq (0 .. n_seq - 1): its next token is at position 0. */
+void joule_lm_seq_reset(struct joule_lm_ctx *c, int32_t seq);
 
-/* Positions the cache has room for (n_ctx of joule_lm_ctx_open). */
+/* Positions held by sequence seq (the position of its next token). */
+int32_t joule_lm_seq_len(const struct joule_lm_ctx *c, int32_t seq);
+
+/* The sizes the state was opened with. */
 int32_t joule_lm_ctx_n_ctx(const struct joule_lm_ctx *c);
+int32_t joule_lm_ctx_n_seq(const struct joule_lm_ctx *c);
+int32_t joule_lm_ctx_n_batch(const struct joule_lm_ctx *c);
+
+/* Bytes of the KV cache and of the scratch buffers. */
+size_t joule_lm_ctx_bytes(const struct joule_lm_ctx *c);
+
+/* Name of the kernel level in use ("avx512", "avx2", "scalar"). */
+const char *joule_lm_ctx_isa(const struct joule_lm_ctx *c);
 
 /* The model c runs (borrowed, as given to joule_lm_ctx_open). */
 const struct joule_lm *joule_lm_ctx_model(const struct joule_lm_ctx *c);
 
-/* The logits [n_vocab] of the last joule_lm_decode / joule_lm_prefill
- * that computed them.  Borrowed from c: overwritten by the next call,
- * valid until joule_lm_ctx_free(c). */
-const float *joule_lm_ctx_logits(const struct joule_lm_ctx *c);
+/*
+ * A batch: n tokens, each appended to its sequence.  Tokens of one
+ * sequence come in order and continue it: the first at
+ * joule_lm_seq_len(seq), the next one after it, and so on.  A token sees
+ * its own sequence only (positions 0 .. its own), so independent sequences
+ * of any lengths share one forward pass and one read of the weights.
+ */
+struct joule_lm_batch {
+    int32_t n;              /* tokens, 1 .. n_batch */
+    const int32_t *token;   /* [n] ids */
+    const int32_t *seq;     /* [n] sequence of each token */
+    const uint8_t *logits;  /* [n] non-zero: compute this token's logits; NULL: the last only */
+};
 
 /*
- * Runs token `token` at position n_past, appends its keys and values to
- * the cache, and computes the logits when want_logits (they are then read
- * with joule_lm_ctx_logits).  JOULE_ERR_INVALID when the token is out of
- * range or the cache is full (c unchanged); JOULE_ERR_FORMAT if a kernel
- * rejects a tensor (cannot happen for a model that loaded).
+ * Runs a batch.  JOULE_ERR_INVALID when a token id, a sequence index or the
+ * size is out of range or a sequence would overflow n_ctx: nothing has
+ * changed then.  JOULE_ERR_FORMAT if a kernel rejects a tensor (cannot
+ * happen for a model that loaded).  The message is in err[err_size].
  */
+enum joule_status joule_lm_forward(struct joule_lm_ctx *c, const struct joule_lm_batch *b,
+                                   char *err, size_t err_size);
+
+/* The logits [n_vocab] of token i of the last batch, or NULL when they were
+ * not asked for.  Borrowed from c: overwritten by the next forward. */
+const float *joule_lm_logits(const struct joule_lm_ctx *c, int32_t i);
+
+/* The logits of the last token of the last forward that computed any. */
+const float *joule_lm_ctx_logits(const struct joule_lm_ctx *c);
+
+/* One token of sequence 0, for the single-sequence callers and tests:
+ * errors as joule_lm_forward (without the message). */
 enum joule_status joule_lm_decode(struct joule_lm_ctx *c, int32_t token, bool want_logits);
 
 /*
- * Runs tokens[0 .. n) one after another (n >= 1), computing the logits
- * of the last one only.  tokens is borrowed for the call.  Errors as
- * joule_lm_decode; on error the tokens before the bad one stay in the cache.
+ * Runs tokens[0 .. n) on sequence 0 in batches of n_batch, computing the
+ * logits of the last one only.  On error the batches before the bad one
+ * stay in the cache.
  */
 enum joule_status joule_lm_prefill(struct joule_lm_ctx *c, const int32_t *tokens, size_t n);
 

@@ -780,6 +780,13 @@ static size_t clean_contractions(char *t, size_t n)
     return k;
 }
 
+size_t joule_token_piece(const struct joule_vocab *v, int32_t id, bool render_special,
+                         char *buf)
+{
+    JOULE_ASSERT(id >= 0 && (size_t)id < v->n_tokens);
+    return token_piece(v, id, render_special, buf);
+}
+
 /* The text of ids (already range-checked) into t, counting past its cap. */
 static void detokenize_into(const struct joule_vocab *v, const int32_t *ids, size_t n,
                             unsigned flags, struct text_out *t)

@@ -20,6 +20,7 @@
 #include "joule.h"
 #include "vocab.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,5 +64,22 @@ enum joule_status joule_tokenize(const struct joule_vocab *v, const char *text, 
  */
 enum joule_status joule_detokenize(const struct joule_vocab *v, const int32_t *ids, size_t n,
                                    unsigned flags, char *out, size_t cap, size_t *len_out);
+
+/* Longest text one token can give (joule_token_piece). */
+#define JOULE_TOKEN_PIECE_MAX (JOULE_VOCAB_MAX_TOKEN_BYTES + 8)
+
+/*
+ * The text token id contributes in the middle of a generated text (no
+ * leading space removed, CONTROL tokens empty unless render_special) into
+ * buf[JOULE_TOKEN_PIECE_MAX]; returns its length.  id must be in range.
+ */
+size_t joule_token_piece(const struct joule_vocab *v, int32_t id, bool render_special,
+                         char *buf);
+
+/* The public handle of joule.h's tokenizer API: a vocabulary, owned or
+ * lent by an engine (joule_engine_tokenizer). */
+struct joule_tokenizer {
+    struct joule_vocab *vocab;
+};
 
 #endif /* JOULE_ENGINE_TOKENIZER_H */

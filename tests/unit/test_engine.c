@@ -17,8 +17,10 @@
  *
  * Loader checks (missing tensor, wrong shape) use a GGUF written in memory.
  */
+#include "kernels.h"
 #include "lm.h"
 #include "model.h"
+#include "pool.h"
 #include "test.h"
 #include "tokenizer.h"
 
@@ -96,6 +98,42 @@ static int json_ids(const json_t *arr, int32_t *ids, size_t cap, size_t *n)
     return 1;
 }
 
+/* How the engine is run against the references: the exact configuration
+ * (scalar kernels, F32 cache, one thread) and the default one (the best
+ * kernels, F16 cache, a pool of two threads, prompt in one batch). */
+struct run_cfg {
+    const char *label;
+    enum joule_lm_kv_type kv;
+    enum joule_isa isa;
+    struct joule_pool *pool;
+};
+
+/* A run state of one sequence without a pool. */
+static enum joule_status open_ctx(const struct joule_lm *m, int32_t n_ctx,
+                                  enum joule_lm_kv_type kv, enum joule_isa isa,
+                                  struct joule_lm_ctx **out, char *err, size_t err_size)
+{
+    struct joule_lm_ctx_params p;
+    joule_lm_ctx_params_init(&p);
+    p.n_ctx = n_ctx;
+    p.kv_type = kv;
+    p.isa = isa;
+    return joule_lm_ctx_open(m, &p, out, err, err_size);
+}
+
+static enum joule_status open_ctx_cfg(const struct joule_lm *m, int32_t n_ctx,
+                                      const struct run_cfg *cfg, struct joule_lm_ctx **out,
+                                      char *err, size_t err_size)
+{
+    struct joule_lm_ctx_params p;
+    joule_lm_ctx_params_init(&p);
+    p.n_ctx = n_ctx;
+    p.kv_type = cfg->kv;
+    p.isa = cfg->isa;
+    p.pool = cfg->pool;
+    return joule_lm_ctx_open(m, &p, out, err, err_size);
+}
+
 /* The type of the file's largest weight: what sets its tolerance. */
 static enum joule_quant_type weight_type(const struct joule_lm *m)
 {
@@ -108,8 +146,8 @@ static void check_cache_vs_recompute(const struct joule_lm *m, const int32_t *to
 {
     char err[256];
     struct joule_lm_ctx *inc = NULL, *full = NULL;
-    CHECK(joule_lm_ctx_open(m, 64, JOULE_LM_KV_F32, &inc, err, sizeof(err)) == JOULE_OK);
-    CHECK(joule_lm_ctx_open(m, 64, JOULE_LM_KV_F32, &full, err, sizeof(err)) == JOULE_OK);
+    CHECK(open_ctx(m, 64, JOULE_LM_KV_F32, JOULE_ISA_SCALAR, &inc, err, sizeof(err)) == JOULE_OK);
+    CHECK(open_ctx(m, 64, JOULE_LM_KV_F32, JOULE_ISA_SCALAR, &full, err, sizeof(err)) == JOULE_OK);
     if (!inc || !full || n > 64) {
         joule_lm_ctx_free(inc);
         joule_lm_ctx_free(full);
@@ -133,7 +171,7 @@ static void check_cache_vs_recompute(const struct joule_lm *m, const int32_t *to
         }
     }
     CHECK(worst <= 1e-4);
-    CHECK(joule_lm_ctx_n_past(full) == (int32_t)n);
+    CHECK(joule_lm_seq_len(full, 0) == (int32_t)n);
     printf("%s: KV cache vs recompute over %zu positions: max |dlogit| %.3g\n", file, n, worst);
     free(keep);
     joule_lm_ctx_free(inc);
@@ -182,7 +220,8 @@ static size_t required_prefix(const json_t *main_p, const json_t *target_p, int 
     return N_PREDICT;
 }
 
-static void check_file(const char *dir, const char *file, const json_t *ref, FILE *table)
+static void check_file(const char *dir, const char *file, const json_t *ref, FILE *table,
+                       const struct run_cfg *cfg)
 {
     char path[1024], err[512];
     snprintf(path, sizeof(path), "%s/%s", dir, file);
@@ -193,7 +232,7 @@ static void check_file(const char *dir, const char *file, const json_t *ref, FIL
     if (joule_gguf_open_file(path, &g, err, sizeof(err)) != JOULE_OK ||
         joule_vocab_from_gguf(g, &v, err, sizeof(err)) != JOULE_OK ||
         joule_lm_load(g, &m, err, sizeof(err)) != JOULE_OK ||
-        joule_lm_ctx_open(m, 256, JOULE_LM_KV_F32, &c, err, sizeof(err)) != JOULE_OK) {
+        open_ctx_cfg(m, 256, cfg, &c, err, sizeof(err)) != JOULE_OK) {
         fprintf(stderr, "%s: %s\n", file, err);
         CHECK(0);
         goto done;
@@ -201,11 +240,18 @@ static void check_file(const char *dir, const char *file, const json_t *ref, FIL
     CHECK_STR(joule_lm_arch_name(m->hp.arch), json_string_value(json_object_get(ref, "arch")));
     check_shape(m, json_object_get(ref, "shape"));
 
+    /* The reference run with the same cache type: main, or alt_reference
+     * (F32 cache) for the files whose main run used an F16 cache.  The
+     * float files have no F16-cache run: the default configuration is held
+     * to the quantized tolerances against their F32-cache values. */
     const char *kv = json_string_value(
         json_object_get(json_object_get(ref, "settings"), "kv_cache_type_k"));
-    const int use_alt = !(kv && strcmp(kv, "f32") == 0);
+    const int main_f32 = kv && strcmp(kv, "f32") == 0;
+    const int use_alt = cfg->kv == JOULE_LM_KV_F32 && !main_f32;
     const json_t *alt = json_object_get(ref, "alt_reference");
-    const struct tolerance tol = tolerance_for(weight_type(m));
+    const struct tolerance tol = cfg->kv == JOULE_LM_KV_F16 && main_f32
+                                     ? tolerance_for(JOULE_QUANT_Q8_0)
+                                     : tolerance_for(weight_type(m));
     const json_t *prompts = json_object_get(ref, "prompts");
     const int32_t V = m->hp.n_vocab;
     float *first = malloc((size_t)V * sizeof(float));
@@ -262,14 +308,16 @@ static void check_file(const char *dir, const char *file, const json_t *ref, FIL
         CHECK(json_array_size(top5) == 5);
         CHECK(worst <= tol.prob);
         printf("%s \"%s\": prompt ids %s, greedy %zu/%d (leading %zu, required %zu), "
-               "top-5 max |dp| %.2g (tol %.0e) vs %s\n",
+               "top-5 max |dp| %.2g (tol %.0e) vs %s [%s]\n",
                file, prompt, n_prompt == n_want_prompt ? "equal" : "DIFFER", agree, N_PREDICT,
-               lead, need, worst, tol.prob, use_alt ? "alt_reference" : "main");
+               lead, need, worst, tol.prob, use_alt ? "alt_reference" : "main", cfg->label);
         if (table)
-            fprintf(table, "| %s | %s | %zu/%d | %zu | %.2g |\n", file,
-                    pi == 0 ? "Hello world" : "The quick…", agree, N_PREDICT, lead, worst);
+            fprintf(table, "| `%s` | %s | %s | %s (%s KV) | %zu/%d | %.2g |\n", file,
+                    pi == 0 ? "Hello world" : "The quick…", cfg->label,
+                    use_alt ? "alt_reference" : "main", main_f32 || use_alt ? "F32" : "F16",
+                    agree, N_PREDICT, worst);
         /* Cache vs recompute on the first prompt plus its continuation. */
-        if (pi == 0) {
+        if (pi == 0 && cfg->pool == NULL) {
             int32_t seq[MAX_IDS];
             size_t n_seq = 0;
             for (size_t i = 0; i < n_prompt && n_seq < 24; i++)
@@ -309,11 +357,23 @@ static void test_reference_pack(void)
     const char *file;
     json_t *entry;
     int n = 0;
-    json_object_foreach(ref, file, entry) {
-        check_file(dir, file, entry, table);
-        n++;
-    }
-    CHECK(n == 18);
+    struct joule_pool *pool = NULL;
+    char err[128];
+    CHECK(joule_pool_create(2, &pool, err, sizeof(err)) == JOULE_OK);
+    const struct run_cfg cfgs[2] = {
+        {"scalar, F32 KV, 1 thread", JOULE_LM_KV_F32, JOULE_ISA_SCALAR, NULL},
+        {"default: best kernels, F16 KV, 2 threads", JOULE_LM_KV_F16, JOULE_ISA_AVX512, pool},
+    };
+    if (table)
+        fprintf(table, "| file | prompt | configuration | reference | greedy ids equal | "
+                       "first-step top-5 max \\|Δp\\| |\n|---|---|---|---|---:|---:|\n");
+    for (size_t k = 0; k < sizeof(cfgs) / sizeof(cfgs[0]); k++)
+        json_object_foreach(ref, file, entry) {
+            check_file(dir, file, entry, table, &cfgs[k]);
+            n++;
+        }
+    joule_pool_free(pool);
+    CHECK(n == 2 * 18);
     if (table)
         fclose(table);
     json_decref(ref);
@@ -378,11 +438,11 @@ static void test_loader_checks(void)
         if (bad == 0) {
             CHECK(st == JOULE_OK && m && m->tied && m->hp.n_vocab == 8 && m->hp.head_dim == 16);
             struct joule_lm_ctx *c = NULL;
-            if (m && joule_lm_ctx_open(m, 4, JOULE_LM_KV_F32, &c, err, sizeof(err)) == JOULE_OK) {
+            if (m && open_ctx(m, 4, JOULE_LM_KV_F32, JOULE_ISA_SCALAR, &c, err, sizeof(err)) == JOULE_OK) {
                 const int32_t toks[4] = {1, 2, 3, 4};
                 CHECK(joule_lm_prefill(c, toks, 4) == JOULE_OK);
                 CHECK(joule_lm_decode(c, 1, true) == JOULE_ERR_INVALID); /* cache full */
-                CHECK(joule_lm_ctx_n_past(c) == 4);
+                CHECK(joule_lm_seq_len(c, 0) == 4);
                 joule_lm_ctx_reset(c);
                 CHECK(joule_lm_decode(c, 8, true) == JOULE_ERR_INVALID); /* id >= n_vocab */
                 CHECK(joule_lm_decode(c, 7, true) == JOULE_OK);
@@ -395,8 +455,9 @@ static void test_loader_checks(void)
             } else {
                 CHECK(0);
             }
-            CHECK(joule_lm_ctx_open(m, 4, JOULE_LM_KV_F16, &c, err, sizeof(err)) ==
-                  JOULE_ERR_UNSUPPORTED);
+            CHECK(open_ctx(m, 0, JOULE_LM_KV_F16, JOULE_ISA_SCALAR, &c, err, sizeof(err)) ==
+                  JOULE_ERR_INVALID);
+            CHECK(c == NULL);
         } else if (bad == 1) {
             CHECK(st == JOULE_ERR_FORMAT && m == NULL);
             CHECK_STR(err, "tensor 'blk.0.attn_k.weight' is missing (expected shape [32, 16])");
