@@ -28,8 +28,14 @@
 #include "kernels.h"
 #include "pool.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdatomic.h>
+
+/* F32 weights meeting at least this many tokens go to OpenBLAS's sgemm
+ * (prompt processing); fewer stay on the tile kernels, which stream the
+ * weights once for the whole batch. */
+#define BLAS_MIN_TOKENS 32
 
 struct joule_lm_ctx {
     const struct joule_lm *m;
@@ -160,6 +166,8 @@ enum joule_status joule_lm_ctx_open(const struct joule_lm *m,
         joule_fmt(err, err_size, "unknown KV cache type %d", (int)p->kv_type);
         return JOULE_ERR_INVALID;
     }
+    /* OpenBLAS must not start threads of its own (pool.h). */
+    openblas_set_num_threads(1);
     struct joule_kernels k;
     int isa = p->isa < JOULE_ISA_SCALAR ? JOULE_ISA_SCALAR : p->isa;
     joule_kernels_select(&k, (enum joule_isa)(isa > JOULE_ISA_AVX512 ? JOULE_ISA_AVX512 : isa));
@@ -424,6 +432,32 @@ static void mm_worker(void *arg, int ith, int nth)
     }
 }
 
+/* Y = X W^T with OpenBLAS, each pool thread on its own slice of W's rows
+ * (OpenBLAS runs single-threaded inside: the pool is the only one). */
+struct sgemm_job {
+    const struct joule_gguf_tensor *w;
+    const float *x;
+    size_t x_stride;
+    int32_t n;
+    float *y;
+    size_t y_stride;
+};
+
+static void sgemm_worker(void *arg, int ith, int nth)
+{
+    const struct sgemm_job *j = arg;
+    const int64_t rows = j->w->ne[1], k = j->w->ne[0];
+    int64_t lo, hi;
+    joule_pool_range((rows + 15) / 16, ith, nth, &lo, &hi);
+    lo *= 16;
+    hi = hi * 16 < rows ? hi * 16 : rows;
+    if (hi <= lo)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->n, (int)(hi - lo), (int)k, 1.0f,
+                j->x, (int)j->x_stride, (const float *)j->w->data + lo * k, (int)k, 0.0f,
+                j->y + lo, (int)j->y_stride);
+}
+
 /* Marks the activation buffer stale (its source rows changed). */
 static void act_invalidate(struct joule_lm_ctx *c)
 {
@@ -439,6 +473,11 @@ static void act_invalidate(struct joule_lm_ctx *c)
 static void matmul(struct joule_lm_ctx *c, const struct joule_gguf_tensor *w, const float *x,
                    size_t x_stride, int32_t n, float *y, size_t y_stride)
 {
+    if (w->type == JOULE_QUANT_F32 && n >= BLAS_MIN_TOKENS && c->k.isa != JOULE_ISA_SCALAR) {
+        struct sgemm_job sj = {w, x, x_stride, n, y, y_stride};
+        run(c, sgemm_worker, &sj);
+        return;
+    }
     const enum joule_quant_type at = joule_kernels_act_type(w->type);
     if (c->act_src != x || c->act_type != (int)at) {
         struct act_job aj = {c, x, x_stride, w->ne[0], c->k.act[at], n};
