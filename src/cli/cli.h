@@ -79,6 +79,10 @@ void cli_print_reading(FILE *f, const struct joule_reading *r);
 /* CSV: one row per domain plus a total row; header when `header`. */
 void cli_print_reading_csv(FILE *f, const struct joule_reading *r, bool header);
 
+/* A JSON string of the bytes s[0 .. n): invalid UTF-8 (text of models with
+ * random weights, byte tokens) becomes U+FFFD instead of failing. */
+json_t *cli_json_text(const char *s, size_t n);
+
 /* Dump a JSON value to stdout with a newline; frees it. */
 void cli_print_json(json_t *j);
 

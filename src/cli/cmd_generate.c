@@ -324,8 +324,8 @@ static json_t *result_json(size_t idx, const char *prompt, const struct gen_resu
     json_t *o = json_object();
     const size_t n_itl = r->n_output > 1 ? (size_t)r->n_output - 1 : 0;
     json_object_set_new(o, "index", json_integer((json_int_t)idx));
-    json_object_set_new(o, "prompt", json_string(prompt));
-    json_object_set_new(o, "text", json_string(g->text ? g->text : ""));
+    json_object_set_new(o, "prompt", cli_json_text(prompt, strlen(prompt)));
+    json_object_set_new(o, "text", g->text ? cli_json_text(g->text, r->text_len) : json_null());
     json_object_set_new(o, "finish", json_string(joule_finish_str(r->finish)));
     json_object_set_new(o, "input_tokens", json_integer(r->n_input));
     json_object_set_new(o, "output_tokens", json_integer(r->n_output));
@@ -534,7 +534,7 @@ int cmd_generate(int argc, char **argv, struct cli *cli)
     if (o.json) {
         /* Whatever finished is printed, even after an error. */
         json_t *doc = json_object();
-        json_object_set_new(doc, "model", json_string(o.model));
+        json_object_set_new(doc, "model", cli_json_text(o.model, strlen(o.model)));
         json_object_set_new(doc, "engine", engine_json(&info));
         json_object_set_new(doc, "max_tokens", json_integer(o.max_tokens));
         json_object_set_new(doc, "batching", json_string(o.continuous ? "continuous" : "static"));

@@ -288,3 +288,56 @@ void cli_print_reading_csv(FILE *f, const struct joule_reading *r, bool header)
     csv_field(f, fl);
     fputs(",\n", f);
 }
+
+/* Bytes of the valid UTF-8 sequence at s[0 .. n), or 0 when it is not one
+ * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t len;
+    uint32_t cp, min;
+    if ((s[0] & 0xE0) == 0xC0) {
+        len = 2, cp = s[0] & 0x1F, min = 0x80;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        len = 3, cp = s[0] & 0x0F, min = 0x800;
+    } else if ((s[0] & 0xF8) == 0xF0) {
+        len = 4, cp = s[0] & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+json_t *cli_json_text(const char *s, size_t n)
+{
+    /* Each invalid byte becomes U+FFFD (3 bytes): at most 3n bytes. */
+    char *buf = malloc(3 * n + 1);
+    if (!buf)
+        return json_null();
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        const size_t len = utf8_seq((const unsigned char *)s + i, n - i);
+        if (len == 0) {
+            memcpy(buf + k, "\xEF\xBF\xBD", 3);
+            k += 3;
+            i++;
+        } else {
+            memcpy(buf + k, s + i, len);
+            k += len;
+            i += len;
+        }
+    }
+    json_t *j = json_stringn(buf, k);
+    free(buf);
+    return j ? j : json_null();
+}
