@@ -1,10 +1,239 @@
 /*
- * kernels_quant_avx512.c - quant avx512 variants of the kernels of kernels.h.
- * Compiled with the ISA's flags (CMakeLists.txt); called only after CPUID.
+ * kernels_quant_avx512.c - AVX-512 variants of the quantized kernels of
+ * kernels.h: the Q8_0 and Q8_K activation quantizers (bit-identical to the
+ * twins) and the Q4_0, Q8_0, Q4_K and Q6_K tiles.
+ *
+ * Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq (CMakeLists.txt).
+ * The tiles exist twice (kernels_quant_avx512_body.h): with VNNI's vpdpbusd,
+ * marked target("avx512vnni") and chosen only when CPUID reports it, and
+ * with vpmaddubsw + vpmaddwd for AVX-512 CPUs without VNNI.  The byte
+ * products never saturate the 16-bit sums of the second form: weights are
+ * at most 63 (Q6_K levels) or |w| <= 128 against |a| <= 127 (Q8_0), so a
+ * pair sums to at most 32512.
+ *
+ * Weight rows meet activations 64 elements at a time: a weight vector is
+ * unpacked once per step and used against every activation row of the
+ * micro-tile (up to 4 x 1 for one token, 2 x 4 for a batch).
  */
 #include "kernels.h"
 
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+/* --- loads shared by both instances ------------------------------------------ */
+
+/* Scales of blocks p and p + stride (F16) as [d0 x 8 | d1 x 8]. */
+static inline __m512 d_pair(const uint8_t *p, size_t stride)
+{
+    uint16_t d0, d1;
+    memcpy(&d0, p, 2);
+    memcpy(&d1, p + stride, 2);
+    return _mm512_cvtph_ps(_mm256_set_m128i(_mm_set1_epi16((short)d1), _mm_set1_epi16((short)d0)));
+}
+
+/* One block's scale as [d0 x 8 | 0 x 8]: the odd last block of a row. */
+static inline __m512 d_one(const uint8_t *p)
+{
+    uint16_t d0;
+    memcpy(&d0, p, 2);
+    return _mm512_cvtph_ps(_mm256_set_m128i(_mm_setzero_si128(), _mm_set1_epi16((short)d0)));
+}
+
+/* Two Q4_0 blocks (18 bytes each) as 64 levels 0..15 in element order. */
+static inline __m512i unpack_q4_0_pair(const uint8_t *p)
+{
+    const __m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)(p + 2));
+    const __m128i x1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 20));
+    const __m256i y = _mm256_set_m128i(x1, x0);
+    const __m256i m = _mm256_set1_epi8(0x0F);
+    const __m256i lo = _mm256_and_si256(y, m), hi = _mm256_and_si256(_mm256_srli_epi16(y, 4), m);
+    const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); /* lo0 lo1 hi0 hi1 */
+    return _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));              /* lo0 hi0 lo1 hi1 */
+}
+
+static inline __m512i unpack_q4_0_one(const uint8_t *p)
+{
+    const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 2));
+    const __m128i m = _mm_set1_epi8(0x0F);
+    const __m128i lo = _mm_and_si128(x, m), hi = _mm_and_si128(_mm_srli_epi16(x, 4), m);
+    return _mm512_zextsi256_si512(_mm256_set_m128i(hi, lo));
+}
+
+/* The 64 quants of two Q8_0 blocks (34 bytes each). */
+static inline __m512i load_q8_0_pair(const uint8_t *p)
+{
+    const __m256i q0 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 2));
+    const __m256i q1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 36));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1);
+}
+
+static inline __m512i load_q8_0_one(const uint8_t *p)
+{
+    return _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(p + 2)));
+}
+
+/* Levels 0..63 of elements 128 h + 64 g .. + 63 of a Q6_K block. */
+static inline __m512i q6k_quarter(const struct joule_block_q6_k *b, int h, int g)
+{
+    const __m512i ql = _mm512_loadu_si512((const void *)(b->ql + 64 * h));
+    const __m256i qh = _mm256_loadu_si256((const __m256i *)(const void *)(b->qh + 32 * h));
+    const __m256i three = _mm256_set1_epi8(3);
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    /* g = 0: low nibbles of ql, qh bits 0-1 then 2-3; g = 1: high nibbles,
+     * qh bits 4-5 then 6-7. */
+    const __m512i lo = g == 0 ? _mm512_and_si512(ql, low4)
+                              : _mm512_and_si512(_mm512_srli_epi16(ql, 4), low4);
+    const __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(qh, 4 * g), three);
+    const __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(qh, 4 * g + 2), three);
+    const __m512i hz = _mm512_inserti64x4(_mm512_castsi256_si512(h0), h1, 1);
+    return _mm512_or_si512(lo, _mm512_slli_epi16(hz, 4));
+}
+
+/* Scales s0 .. s0 + 3 of a Q6_K block, each over 4 int32 lanes (16 elements). */
+static inline __m512i q6k_scales(const struct joule_block_q6_k *b, int s0)
+{
+    int32_t four;
+    memcpy(&four, b->scales + s0, 4);
+    const __m128i rep = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    return _mm512_cvtepi8_epi32(_mm_shuffle_epi8(_mm_cvtsi32_si128(four), rep));
+}
+
+typedef void (*qmicro_fn)(int rm, int rn, int64_t n, const uint8_t *w, size_t ws,
+                          const uint8_t *a, size_t as, float *out, size_t os);
+
+/* Walks a tile: 4 x 1 micro-tiles for one token, 2 x 4 for a batch. */
+static void qtile_walk(qmicro_fn fn, int64_t n, const void *w, size_t ws, int32_t nr,
+                       const void *a, size_t as, int32_t nc, float *out, size_t os)
+{
+    const uint8_t *wb = w, *ab = a;
+    const int max_rm = nc == 1 ? 4 : 2;
+    for (int32_t j = 0; j < nc; j += 4) {
+        const int rn = nc - j < 4 ? nc - j : 4;
+        for (int32_t i = 0; i < nr; i += max_rm) {
+            const int rm = nr - i < max_rm ? nr - i : max_rm;
+            fn(rm, rn, n, wb + (size_t)i * ws, ws, ab + (size_t)j * as, as,
+               out + (size_t)j * os + (size_t)i, os);
+        }
+    }
+}
+
+/* --- the two instances of the tiles ---------------------------------------- */
+
+static inline __attribute__((target("avx512vnni"))) __m512i dp_vnni(__m512i acc, __m512i u,
+                                                                    __m512i s)
+{
+    return _mm512_dpbusd_epi32(acc, u, s);
+}
+
+static inline __m512i dp_bw(__m512i acc, __m512i u, __m512i s)
+{
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s),
+                                                   _mm512_set1_epi16(1)));
+}
+
+#define SUFFIX(name) name##_vnni
+#define TARGET __attribute__((target("avx512vnni")))
+#define DP dp_vnni
+#include "kernels_quant_avx512_body.h"
+#undef SUFFIX
+#undef TARGET
+#undef DP
+
+#define SUFFIX(name) name##_bw
+#define TARGET
+#define DP dp_bw
+#include "kernels_quant_avx512_body.h"
+#undef SUFFIX
+#undef TARGET
+#undef DP
+
+/* --- activation quantizers, bit-identical to the twins ----------------------- */
+
+/* |x| with NaN lanes made 0 (the twins' absmax skips NaN). */
+static inline __m512 abs_no_nan(__m512 v)
+{
+    const __m512 a = _mm512_abs_ps(v);
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), a);
+}
+
+/* roundf (halves away from zero) for |v| < 2^23; NaN lanes give 0. */
+static inline __m512 round_away(__m512 v)
+{
+    const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m512 frac = _mm512_abs_ps(_mm512_sub_ps(v, t));
+    const __mmask16 up = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    const __m512 one = _mm512_or_ps(_mm512_set1_ps(1.0f),
+                                    _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
+    const __m512 r = _mm512_mask_add_ps(t, up, t, one);
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), r);
+}
+
+static void act_q8_0(const float *x, void *vy, int64_t n)
+{
+    struct joule_block_q8_0 *y = vy;
+    for (int64_t b = 0; b < n / 32; b++, x += 32) {
+        const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(abs_no_nan(v0), abs_no_nan(v1)));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = joule_fp16_from_f32(d);
+        const __m512 vid = _mm512_set1_ps(id), lim = _mm512_set1_ps(127.0f);
+        for (int h = 0; h < 2; h++) {
+            __m512 q = round_away(_mm512_mul_ps(h ? v1 : v0, vid));
+            q = _mm512_min_ps(_mm512_max_ps(q, _mm512_sub_ps(_mm512_setzero_ps(), lim)), lim);
+            _mm_storeu_si128((__m128i *)(void *)(y[b].qs + 16 * h),
+                             _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(q)));
+        }
+    }
+}
+
+static void act_q8_k(const float *x, void *vy, int64_t n)
+{
+    struct joule_block_q8_k *y = vy;
+    for (int64_t b = 0; b < n / 256; b++, x += 256) {
+        __m512 m = _mm512_setzero_ps();
+        for (int k = 0; k < 256; k += 16)
+            m = _mm512_max_ps(abs_no_nan(_mm512_loadu_ps(x + k)), m);
+        const float amax = _mm512_reduce_max_ps(m);
+        if (amax == 0.0f) {
+            memset(&y[b], 0, sizeof(y[b]));
+            continue;
+        }
+        float max = 0.0f; /* the first element of the largest magnitude, as the twin */
+        for (int k = 0; k < 256; k++)
+            if (fabsf(x[k]) == amax) {
+                max = x[k];
+                break;
+            }
+        const float iscale = -127.0f / max;
+        const __m512 vs = _mm512_set1_ps(iscale);
+        const __m512i lo = _mm512_set1_epi32(-128), hi = _mm512_set1_epi32(127);
+        for (int g = 0; g < 16; g++) {
+            const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + 16 * g), vs);
+            /* nearest, ties to even (lrintf); NaN lanes 0 */
+            __m512i q = _mm512_maskz_cvtps_epi32(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
+            q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
+            _mm_storeu_si128((__m128i *)(void *)(y[b].qs + 16 * g), _mm512_cvtepi32_epi8(q));
+            y[b].bsums[g] = (int16_t)_mm512_reduce_add_epi32(q);
+        }
+        y[b].d = 1.0f / iscale;
+    }
+}
+
 void joule_kernels_add_quant_avx512(struct joule_kernels *k)
 {
-    (void)k; /* no variants yet: the scalar twins stay */
+    k->act[JOULE_QUANT_Q8_0] = act_q8_0;
+    k->act[JOULE_QUANT_Q8_K] = act_q8_k;
+    if (k->cpu.avx512vnni) {
+        k->tile[JOULE_QUANT_Q4_0] = tile_q4_0_vnni;
+        k->tile[JOULE_QUANT_Q8_0] = tile_q8_0_vnni;
+        k->tile[JOULE_QUANT_Q4_K] = tile_q4_k_vnni;
+        k->tile[JOULE_QUANT_Q6_K] = tile_q6_k_vnni;
+    } else {
+        k->tile[JOULE_QUANT_Q4_0] = tile_q4_0_bw;
+        k->tile[JOULE_QUANT_Q8_0] = tile_q8_0_bw;
+        k->tile[JOULE_QUANT_Q4_K] = tile_q4_k_bw;
+        k->tile[JOULE_QUANT_Q6_K] = tile_q6_k_bw;
+    }
 }
