@@ -578,8 +578,10 @@ JOULE_API void joule_engine_set_callbacks(struct joule_engine *e,
 
 /* Tokenizes and queues a request; its id goes to *id.  JOULE_ERR_INVALID (an
  * empty prompt, max_tokens < 1, bad sampling values, a prompt longer than
- * n_ctx - 1 tokens), JOULE_ERR_UNSUPPORTED (chat without a template),
- * JOULE_ERR_NOMEM; message in err[err_size]. */
+ * n_ctx tokens), JOULE_ERR_UNSUPPORTED (chat without a template),
+ * JOULE_ERR_NOMEM; message in err[err_size].  A request's first output
+ * token comes from the logits of its last prefill step; decode steps carry
+ * the other n_output - 1. */
 JOULE_API enum joule_status joule_engine_submit(struct joule_engine *e,
                                                 const struct joule_request *r, uint64_t *id,
                                                 char *err, size_t err_size);

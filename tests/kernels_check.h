@@ -34,6 +34,22 @@ static size_t kc_row_bytes(uint32_t type, int64_t n)
     return b;
 }
 
+static size_t kc_act_bytes(uint32_t wtype, int64_t n)
+{
+    size_t b = 0;
+    joule_kernels_act_row_size(wtype, n, &b);
+    return b;
+}
+
+/* The type to dequantize an activation row with (F16 / BF16 weights meet
+ * rounded activations held as F32). */
+static uint32_t kc_act_storage(uint32_t wtype)
+{
+    if (wtype == JOULE_QUANT_F16 || wtype == JOULE_QUANT_BF16)
+        return JOULE_QUANT_F32;
+    return joule_kernels_act_type(wtype);
+}
+
 /* Dequantized row of any weight or activation type. */
 static void kc_dequant(uint32_t type, const void *row, float *out, int64_t n)
 {
@@ -56,7 +72,7 @@ static double kc_check_tile(const struct joule_kernels *ref, const struct joule_
                             uint32_t wtype, int64_t n, int32_t nr, int32_t nc, float scale)
 {
     const uint32_t at = joule_kernels_act_type(wtype);
-    const size_t wrow = kc_row_bytes(wtype, n), arow = kc_row_bytes(at, n);
+    const size_t wrow = kc_row_bytes(wtype, n), arow = kc_act_bytes(wtype, n);
     const size_t ws = wrow + 6, as = arow + 10; /* odd padding: unaligned rows */
     const size_t os = (size_t)nr + 3;
     uint8_t *w = calloc((size_t)nr, ws), *a = calloc((size_t)nc, as);
@@ -91,7 +107,7 @@ static double kc_check_tile(const struct joule_kernels *ref, const struct joule_
     k->tile[wtype](n, w, ws, nr, a, as, nc, o2, os);
     int outside_ok = 1, same_alone = 1;
     for (int32_t j = 0; j < nc; j++) {
-        kc_dequant(at, a + (size_t)j * as, y, n);
+        kc_dequant(kc_act_storage(wtype), a + (size_t)j * as, y, n);
         for (size_t i = 0; i < os; i++) {
             const float v1 = o1[(size_t)j * os + i], v2 = o2[(size_t)j * os + i];
             if (i >= (size_t)nr) {
@@ -130,12 +146,13 @@ out:
     return worst;
 }
 
-/* The act converter of type at: bit-identical to the twin on rows of
- * several scales, zeros and exact halves. */
+/* The activation converter for weights of type wtype: bit-identical to
+ * the twin on rows of several scales, zeros and exact halves. */
 static void kc_check_act(const struct joule_kernels *ref, const struct joule_kernels *k,
-                         uint32_t at, int64_t n)
+                         uint32_t wtype, int64_t n)
 {
-    const size_t bytes = kc_row_bytes(at, n);
+    const uint32_t at = joule_kernels_act_type(wtype);
+    const size_t bytes = kc_act_bytes(wtype, n);
     float *x = malloc((size_t)n * sizeof(float));
     uint8_t *b1 = malloc(bytes), *b2 = malloc(bytes);
     if (!x || !b1 || !b2) {

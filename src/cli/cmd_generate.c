@@ -425,7 +425,12 @@ static int submit_range(struct joule_engine *e, const struct gen_opts *o, size_t
         if (st != JOULE_OK) {
             char what[64];
             joule_fmt(what, sizeof(what), "prompt %zu: ", i + 1);
-            return engine_error(what, st, err);
+            const int rc = engine_error(what, st, err);
+            if (st == JOULE_ERR_UNSUPPORTED && o->chat)
+                fprintf(stderr, "joule generate: give the family with --chat-template NAME\n");
+            else if (strstr(err, "context"))
+                fprintf(stderr, "joule generate: raise the context with --ctx N\n");
+            return rc;
         }
     }
     return CLI_OK;

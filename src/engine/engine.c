@@ -387,8 +387,7 @@ static enum joule_status prompt_text(const struct joule_engine *e, const struct 
     }
     if (t == JOULE_CHAT_NONE) {
         joule_fmt(err, err_size,
-                  "the model has no chat template joule recognises; name one with "
-                  "--chat-template (%s)",
+                  "the model has no chat template joule recognises; name one (%s)",
                   joule_chat_template_names());
         return JOULE_ERR_UNSUPPORTED;
     }
@@ -456,7 +455,7 @@ static enum joule_status tokenize_prompt(struct joule_engine *e, struct req *q, 
     if (n > (size_t)e->p.n_ctx) {
         joule_fmt(err, err_size,
                   "the prompt is %zu tokens, more than the context of %d positions "
-                  "(raise it with --ctx)",
+                  "(open the engine with a larger n_ctx)",
                   n, e->p.n_ctx);
         return JOULE_ERR_INVALID;
     }

@@ -122,7 +122,7 @@ static enum joule_status check_matrix(const struct joule_gguf_tensor *w,
         return JOULE_OK;
     if (w->type >= JOULE_QUANT_ID_LIMIT || !k->tile[w->type] ||
         !k->act[joule_kernels_act_type(w->type)] ||
-        !joule_quant_row_size(joule_kernels_act_type(w->type), w->ne[0], &bytes)) {
+        !joule_kernels_act_row_size(w->type, w->ne[0], &bytes)) {
         joule_fmt(err, err_size, "tensor '%s': no %s kernel for type %s", w->name,
                   joule_isa_name(k->isa), joule_quant_name(w->type));
         return JOULE_ERR_UNSUPPORTED;

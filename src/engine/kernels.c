@@ -83,6 +83,13 @@ enum joule_quant_type joule_kernels_act_type(uint32_t w)
     return tr ? tr->vec_dot_type : JOULE_QUANT_F32;
 }
 
+bool joule_kernels_act_row_size(uint32_t w, int64_t n, size_t *bytes)
+{
+    if (w == JOULE_QUANT_F16 || w == JOULE_QUANT_BF16 || w == JOULE_QUANT_F32)
+        return joule_quant_row_size(JOULE_QUANT_F32, n, bytes);
+    return joule_quant_row_size(joule_kernels_act_type(w), n, bytes);
+}
+
 /* ---------------------------------------------------------------------------
  * Scalar twins
  */
@@ -120,40 +127,26 @@ TILE_REF(tile_q5_k_ref, JOULE_QUANT_Q5_K)
 TILE_REF(tile_q6_k_ref, JOULE_QUANT_Q6_K)
 #undef TILE_REF
 
-/* F16 and BF16 weights meet activations stored as F16 / BF16 words; the
- * reference dot takes the activation as float, so convert it here (exact:
- * every F16 and BF16 value is a float). */
-static float dot_half_ref(int64_t n, const uint16_t *w, const uint16_t *a, bool bf16)
-{
-    double s = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        const float wi = bf16 ? joule_bf16_to_f32(w[i]) : joule_fp16_to_f32(w[i]);
-        const float ai = bf16 ? joule_bf16_to_f32(a[i]) : joule_fp16_to_f32(a[i]);
-        s += (double)wi * (double)ai;
-    }
-    return (float)s;
-}
-
-static void tile_half_ref(bool bf16, int64_t n, const void *w, size_t ws, int32_t nr,
-                          const void *a, size_t as, int32_t nc, float *out, size_t os)
-{
-    for (int32_t j = 0; j < nc; j++)
-        for (int32_t i = 0; i < nr; i++)
-            out[(size_t)j * os + i] =
-                dot_half_ref(n, (const uint16_t *)(const void *)((const uint8_t *)w + i * ws),
-                             (const uint16_t *)(const void *)((const uint8_t *)a + j * as), bf16);
-}
-
+/* F16 and BF16 weights meet F16- / BF16-rounded activations held as F32:
+ * exactly the reference dots of the model module. */
 static void tile_f16_ref(int64_t n, const void *w, size_t ws, int32_t nr, const void *a,
                          size_t as, int32_t nc, float *out, size_t os)
 {
-    tile_half_ref(false, n, w, ws, nr, a, as, nc, out, os);
+    for (int32_t j = 0; j < nc; j++)
+        for (int32_t i = 0; i < nr; i++)
+            out[(size_t)j * os + i] = joule_vec_dot_f16_ref(
+                n, (const uint16_t *)(const void *)((const uint8_t *)w + i * ws),
+                (const float *)(const void *)((const uint8_t *)a + j * as));
 }
 
 static void tile_bf16_ref(int64_t n, const void *w, size_t ws, int32_t nr, const void *a,
                           size_t as, int32_t nc, float *out, size_t os)
 {
-    tile_half_ref(true, n, w, ws, nr, a, as, nc, out, os);
+    for (int32_t j = 0; j < nc; j++)
+        for (int32_t i = 0; i < nr; i++)
+            out[(size_t)j * os + i] = joule_vec_dot_bf16_ref(
+                n, (const uint16_t *)(const void *)((const uint8_t *)w + i * ws),
+                (const float *)(const void *)((const uint8_t *)a + j * as));
 }
 
 static void act_f32_ref(const float *x, void *y, int64_t n)
@@ -161,14 +154,18 @@ static void act_f32_ref(const float *x, void *y, int64_t n)
     memcpy(y, x, (size_t)n * sizeof(float));
 }
 
-static void act_f16_ref(const float *x, void *y, int64_t n)
+static void act_f16_ref(const float *x, void *vy, int64_t n)
 {
-    joule_quantize_row_f16_ref(x, y, n);
+    float *y = vy;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = joule_fp16_to_f32(joule_fp16_from_f32(x[i]));
 }
 
-static void act_bf16_ref(const float *x, void *y, int64_t n)
+static void act_bf16_ref(const float *x, void *vy, int64_t n)
 {
-    joule_quantize_row_bf16_ref(x, y, n);
+    float *y = vy;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = joule_bf16_to_f32(joule_bf16_from_f32(x[i]));
 }
 
 static void act_q8_0_ref(const float *x, void *y, int64_t n)
@@ -188,7 +185,10 @@ static void act_q8_k_ref(const float *x, void *y, int64_t n)
 
 static float dot_f16_ref(int64_t n, const uint16_t *x, const uint16_t *y)
 {
-    return dot_half_ref(n, x, y, false);
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        s += (double)joule_fp16_to_f32(x[i]) * (double)joule_fp16_to_f32(y[i]);
+    return (float)s;
 }
 
 static void mad_f16_ref(int64_t n, float a, const uint16_t *x, float *y)

@@ -14,11 +14,13 @@
  * can run each ISA level side by side in one process.
  *
  * Activation formats.  A weight of type W is multiplied with an activation
- * row stored in joule_kernels_act_type(W): Q8_0 blocks for Q4_0/Q5_0/Q8_0,
- * Q8_1 for Q4_1/Q5_1, Q8_K for the K-quants, F16 words for F16, BF16 words
- * for BF16, F32 for F32 -- what llama.cpp pairs with each weight type, so
- * outputs agree with it.  (The model module's reference dots take F16/BF16
- * activations as floats instead; the values are the same.)
+ * row in the format of joule_kernels_act_type(W): Q8_0 blocks for
+ * Q4_0/Q5_0/Q8_0, Q8_1 for Q4_1/Q5_1, Q8_K for the K-quants -- what
+ * llama.cpp pairs with each weight type, so outputs agree with it.  F16 and
+ * BF16 weights meet the activation rounded to F16 / BF16 (as llama.cpp
+ * rounds it) but stored as F32 (every such value is a float), so tiles load
+ * it without converting it again for every weight row; F32 weights meet
+ * F32.  joule_kernels_act_row_size() gives the bytes of a row.
  */
 #ifndef JOULE_ENGINE_KERNELS_H
 #define JOULE_ENGINE_KERNELS_H
@@ -71,9 +73,13 @@ typedef void (*joule_tile_fn)(int64_t n, const void *w, size_t w_stride, int32_t
                               const void *a, size_t a_stride, int32_t nc, float *out,
                               size_t out_stride);
 
-/* The activation format weights of type w meet (see above); its row size
- * is joule_quant_row_size(joule_kernels_act_type(w), n). */
+/* The activation format weights of type w meet (see above): the index of
+ * its converter in struct joule_kernels.act. */
 enum joule_quant_type joule_kernels_act_type(uint32_t w);
+
+/* Bytes of an activation row of n elements for weights of type w into
+ * *bytes; false when n does not fit the format's blocks. */
+bool joule_kernels_act_row_size(uint32_t w, int64_t n, size_t *bytes);
 
 /* Converts x[n] (F32) to an activation row y in one vec_dot_type format.
  * n is a multiple of the format's block size. */

@@ -55,10 +55,15 @@ micro(enum elt e, int RM, int RN, int64_t n, const uint8_t *w, size_t ws, const 
     for (int64_t k = 0; k < n; k += 16) {
         const __mmask16 m = n - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - k)) - 1);
         __m512 vw[4], va[4];
+        /* The rows of the next micro-tile, at this offset: rows are often a
+         * page long, and the hardware prefetchers stop at page boundaries. */
+        const size_t off = (size_t)k * (e == ELT_F32 ? 4 : 2);
+        for (int i = 0; i < RM; i++)
+            _mm_prefetch((const char *)(w + (size_t)(i + RM) * ws + off), _MM_HINT_T0);
         for (int i = 0; i < RM; i++)
             vw[i] = load_elt(e, w + (size_t)i * ws, k, m);
         for (int j = 0; j < RN; j++)
-            va[j] = load_elt(e, a + (size_t)j * as, k, m);
+            va[j] = load_f32(a + (size_t)j * as, k, m); /* activations are F32 */
         for (int i = 0; i < RM; i++)
             for (int j = 0; j < RN; j++)
                 acc[i][j] = _mm512_fmadd_ps(vw[i], va[j], acc[i][j]);
@@ -222,14 +227,30 @@ static void f32_to_bf16(const float *x, uint16_t *y, int64_t n)
     }
 }
 
-static void act_f16(const float *x, void *y, int64_t n)
+/* Activations for F16 / BF16 weights: rounded, held as F32 (kernels.h). */
+static void act_f16(const float *x, void *vy, int64_t n)
 {
-    f32_to_f16(x, y, n);
+    float *y = vy;
+    uint16_t h[64];
+    for (int64_t k = 0; k < n; k += 64) {
+        const int64_t c = n - k < 64 ? n - k : 64;
+        f32_to_f16(x + k, h, c);
+        f16_to_f32(h, y + k, c);
+    }
 }
 
-static void act_bf16(const float *x, void *y, int64_t n)
+static void act_bf16(const float *x, void *vy, int64_t n)
 {
-    f32_to_bf16(x, y, n);
+    float *y = vy;
+    uint16_t h[64];
+    for (int64_t k = 0; k < n; k += 64) {
+        const int64_t c = n - k < 64 ? n - k : 64;
+        f32_to_bf16(x + k, h, c);
+        for (int64_t i = 0; i < c; i += 16) {
+            const __mmask16 m = tail_mask(c, i);
+            _mm512_mask_storeu_ps(y + k + i, m, load_bf16(h, i, m));
+        }
+    }
 }
 
 void joule_kernels_add_float_avx512(struct joule_kernels *k)

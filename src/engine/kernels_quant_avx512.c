@@ -99,15 +99,24 @@ static inline __m512i q6k_scales(const struct joule_block_q6_k *b, int s0)
     return _mm512_cvtepi8_epi32(_mm_shuffle_epi8(_mm_cvtsi32_si128(four), rep));
 }
 
+/* Prefetches the bytes [p + ahead, p + ahead + n): the same blocks of the
+ * next micro-tile's rows (the hardware prefetchers stop at page
+ * boundaries, and rows of large matrices span pages one by one). */
+static inline void prefetch_next(const uint8_t *p, size_t ahead, size_t n)
+{
+    for (size_t o = 0; o < n; o += 64)
+        _mm_prefetch((const char *)(p + ahead + o), _MM_HINT_T0);
+}
+
 typedef void (*qmicro_fn)(int rm, int rn, int64_t n, const uint8_t *w, size_t ws,
                           const uint8_t *a, size_t as, float *out, size_t os);
 
-/* Walks a tile: 4 x 1 micro-tiles for one token, 2 x 4 for a batch. */
-static void qtile_walk(qmicro_fn fn, int64_t n, const void *w, size_t ws, int32_t nr,
-                       const void *a, size_t as, int32_t nc, float *out, size_t os)
+/* Walks a tile: 4 x 1 micro-tiles for one token, rm_batch x 4 for a batch. */
+static void qtile_walk(qmicro_fn fn, int rm_batch, int64_t n, const void *w, size_t ws,
+                       int32_t nr, const void *a, size_t as, int32_t nc, float *out, size_t os)
 {
     const uint8_t *wb = w, *ab = a;
-    const int max_rm = nc == 1 ? 4 : 2;
+    const int max_rm = nc == 1 ? 4 : rm_batch;
     for (int32_t j = 0; j < nc; j += 4) {
         const int rn = nc - j < 4 ? nc - j : 4;
         for (int32_t i = 0; i < nr; i += max_rm) {

@@ -29,6 +29,7 @@ SUFFIX(micro_q4_0)(int RM, int RN, int64_t n, const uint8_t *w, size_t ws, const
         __m512 dw[4], da[4];
         for (int i = 0; i < RM; i++) {
             const uint8_t *p = w + (size_t)i * ws + (size_t)b * 18;
+            prefetch_next(p, (size_t)RM * ws, 36);
             wq[i] = pair ? unpack_q4_0_pair(p) : unpack_q4_0_one(p);
             dw[i] = pair ? d_pair(p, 18) : d_one(p);
         }
@@ -70,6 +71,7 @@ SUFFIX(micro_q8_0)(int RM, int RN, int64_t n, const uint8_t *w, size_t ws, const
         __m512 dw[4], da[4];
         for (int i = 0; i < RM; i++) {
             const uint8_t *p = w + (size_t)i * ws + (size_t)b * 34;
+            prefetch_next(p, (size_t)RM * ws, 68);
             const __m512i q = pair ? load_q8_0_pair(p) : load_q8_0_one(p);
             wabs[i] = _mm512_abs_epi8(q);
             wneg[i] = _mm512_movepi8_mask(q);
@@ -117,6 +119,7 @@ SUFFIX(micro_q4_k)(int RM, int RN, int64_t n, const uint8_t *w, size_t ws, const
         __m512i isum[4][4];
         for (int i = 0; i < RM; i++) {
             wb[i] = (const struct joule_block_q4_k *)(const void *)(w + (size_t)i * ws) + b;
+            prefetch_next((const uint8_t *)wb[i], (size_t)RM * ws, sizeof(*wb[i]));
             for (int s = 0; s < 8; s++)
                 joule_quant_get_scale_min_k4(s, wb[i]->scales, &sc[i][s], &mn[i][s]);
         }
@@ -177,8 +180,10 @@ SUFFIX(micro_q6_k)(int RM, int RN, int64_t n, const uint8_t *w, size_t ws, const
         const struct joule_block_q6_k *wb[4];
         const struct joule_block_q8_k *ab[4];
         __m512i isum[4][4];
-        for (int i = 0; i < RM; i++)
+        for (int i = 0; i < RM; i++) {
             wb[i] = (const struct joule_block_q6_k *)(const void *)(w + (size_t)i * ws) + b;
+            prefetch_next((const uint8_t *)wb[i], (size_t)RM * ws, sizeof(*wb[i]));
+        }
         for (int j = 0; j < RN; j++)
             ab[j] = (const struct joule_block_q8_k *)(const void *)(a + (size_t)j * as) + b;
         for (int i = 0; i < RM; i++)
@@ -226,11 +231,12 @@ SUFFIX(micro_q6_k)(int RM, int RN, int64_t n, const uint8_t *w, size_t ws, const
     switch (rm * 8 + rn) {                                                                       \
         QCASE(F, 1, 1); QCASE(F, 1, 2); QCASE(F, 1, 3); QCASE(F, 1, 4);                          \
         QCASE(F, 2, 1); QCASE(F, 2, 2); QCASE(F, 2, 3); QCASE(F, 2, 4);                          \
-        QCASE(F, 3, 1); QCASE(F, 4, 1);                                                          \
+        QCASE(F, 3, 1); QCASE(F, 3, 2); QCASE(F, 3, 3); QCASE(F, 3, 4);                          \
+        QCASE(F, 4, 1); QCASE(F, 4, 2); QCASE(F, 4, 3); QCASE(F, 4, 4);                          \
     default: break;                                                                              \
     }
 
-#define QDEFINE(name, F)                                                                         \
+#define QDEFINE(name, F, RM_BATCH)                                                                         \
     static TARGET void SUFFIX(name)(int rm, int rn, int64_t n, const uint8_t *w, size_t ws,      \
                                     const uint8_t *a, size_t as, float *out, size_t os)          \
     {                                                                                            \
@@ -240,13 +246,15 @@ SUFFIX(micro_q6_k)(int RM, int RN, int64_t n, const uint8_t *w, size_t ws, const
                                     const void *a, size_t as, int32_t nc, float *out,            \
                                     size_t os)                                                   \
     {                                                                                            \
-        qtile_walk(SUFFIX(name), n, w, ws, nr, a, as, nc, out, os);                              \
+        qtile_walk(SUFFIX(name), RM_BATCH, n, w, ws, nr, a, as, nc, out, os);                    \
     }
 
-QDEFINE(q4_0, SUFFIX(micro_q4_0))
-QDEFINE(q8_0, SUFFIX(micro_q8_0))
-QDEFINE(q4_k, SUFFIX(micro_q4_k))
-QDEFINE(q6_k, SUFFIX(micro_q6_k))
+/* Batches: 4 x 4 micro-tiles where the accumulators fit the 32 registers,
+ * 2 x 4 for the K-quants (which also keep integer sums). */
+QDEFINE(q4_0, SUFFIX(micro_q4_0), 4)
+QDEFINE(q8_0, SUFFIX(micro_q8_0), 4)
+QDEFINE(q4_k, SUFFIX(micro_q4_k), 2)
+QDEFINE(q6_k, SUFFIX(micro_q6_k), 2)
 
 #undef QCASE
 #undef QSWITCH

@@ -40,10 +40,10 @@ static void test_act(const struct joule_kernels *ref, const struct joule_kernels
 {
     static const int64_t ns[] = {32, 256, 512, 2048, 5632};
     for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
-        kc_check_act(ref, k, JOULE_QUANT_Q8_0, ns[i]);
-        kc_check_act(ref, k, JOULE_QUANT_Q8_1, ns[i]);
+        kc_check_act(ref, k, JOULE_QUANT_Q4_0, ns[i]); /* Q8_0 activations */
+        kc_check_act(ref, k, JOULE_QUANT_Q4_1, ns[i]); /* Q8_1 */
         if (ns[i] % 256 == 0)
-            kc_check_act(ref, k, JOULE_QUANT_Q8_K, ns[i]);
+            kc_check_act(ref, k, JOULE_QUANT_Q4_K, ns[i]); /* Q8_K */
     }
     /* NaN, infinities and a block of zeros next to a normal one. */
     float x[512];
