@@ -73,7 +73,10 @@ static double kc_check_tile(const struct joule_kernels *ref, const struct joule_
 {
     const uint32_t at = joule_kernels_act_type(wtype);
     const size_t wrow = kc_row_bytes(wtype, n), arow = kc_act_bytes(wtype, n);
-    const size_t ws = wrow + 6, as = arow + 10; /* odd padding: unaligned rows */
+    /* Padded strides: rows no longer contiguous, but each as aligned as its
+     * blocks require (2 bytes for F16 and the Q-blocks, 4 for F32 and Q8_K),
+     * as GGUF rows and the engine's activation rows are. */
+    const size_t ws = wrow + 8, as = arow + 68;
     const size_t os = (size_t)nr + 3;
     uint8_t *w = calloc((size_t)nr, ws), *a = calloc((size_t)nc, as);
     float *x = malloc((size_t)n * sizeof(float)), *y = malloc((size_t)n * sizeof(float));
