@@ -473,6 +473,8 @@ enum joule_status joule_engine_submit(struct joule_engine *e, const struct joule
                                       uint64_t *id, char *err, size_t err_size)
 {
     JOULE_ASSERT(e && r);
+    if (err && err_size)
+        err[0] = '\0';
     enum joule_status st = check_request(r, err, err_size);
     if (st != JOULE_OK)
         return st;
@@ -516,7 +518,7 @@ enum joule_status joule_engine_submit(struct joule_engine *e, const struct joule
         }
     }
     if (st != JOULE_OK) {
-        if (st == JOULE_ERR_NOMEM && !err[0])
+        if (st == JOULE_ERR_NOMEM && err && err_size && !err[0])
             joule_fmt(err, err_size, "out of memory");
         req_free(q);
         return st;
