@@ -1,0 +1,116 @@
+/*
+ * store.h - the write side of the results store, for src/experiment (the
+ * read side is public: joule_store_query and friends in joule.h).
+ *
+ * Data model (docs/internals/store-schema.md):
+ *  - an experiment: its config, environment and status;
+ *  - cycles: one row per measured cycle, with its metrics as (name, value)
+ *    pairs; metric names carry their unit ("energy_total_j",
+ *    "ept_out_j_per_tok", "latency_p90_s", "power_avg_w", "tokens_out");
+ *  - domains: per cycle, window ("prefill", "decode", "run") and energy
+ *    domain, the reading with its provenance and bound;
+ *  - requests: per cycle, one row per request;
+ *  - timeline: optional power samples.
+ * Each cycle is written in one transaction, so a crash loses at most the
+ * cycle in flight.
+ */
+#ifndef JOULE_STORE_H
+#define JOULE_STORE_H
+
+#include "joule.h"
+
+#include <stdint.h>
+
+/* Status values of an experiment. */
+#define JOULE_STATUS_RUNNING "running"
+#define JOULE_STATUS_COMPLETED "completed"
+#define JOULE_STATUS_INTERRUPTED "interrupted"
+#define JOULE_STATUS_FAILED "failed"
+
+struct joule_store_experiment {
+    const char *name;
+    const char *config_yaml;     /* canonical YAML (joule_config_to_yaml) */
+    const char *config_hash;     /* hex digest of config_yaml */
+    const char *model_path;
+    const char *model_name;
+    const char *model_digest;    /* hex digest of the model file */
+    const char *precision;       /* weight type measured ("q4_0") */
+    const char *backend;
+    const char *dataset;
+    int32_t batch_size;
+    int32_t cycles_planned;
+    const char *cycle_order;     /* "2,0,1": the order cycles ran (0-based) */
+    const char *environment_json; /* CPU, GPUs, driver, versions, host */
+    const char *meter_json;       /* sources and domains used */
+};
+
+struct joule_store_metric {
+    const char *name;
+    double value;                /* NAN: not available */
+};
+
+struct joule_store_domain {
+    const char *window;          /* "prefill", "decode", "run", "idle" */
+    const struct joule_domain_reading *r;
+};
+
+struct joule_store_request {
+    int32_t index;               /* position in the dataset */
+    const char *sample_id;
+    int32_t batch;               /* batch it ran in */
+    int32_t n_input, n_output;
+    const char *finish;          /* "eos", "length", "stop" ... */
+    double queue_s, prefill_s, ttft_s, decode_s, total_s;
+    double itl_mean_s, itl_p50_s, itl_p90_s, itl_max_s;
+    double energy_prefill_j;     /* its share of its batch's prefill window */
+    double energy_decode_j;      /* its share of its batch's decode window */
+    const char *text;            /* generated text, or NULL when not kept */
+};
+
+struct joule_store_cycle {
+    int32_t cycle;               /* 0-based cycle number */
+    int32_t position;            /* when it ran among the cycles (0-based) */
+    double started_at;           /* wall clock, seconds since the epoch */
+    double duration_s;
+    int32_t repeats;             /* workload repetitions divided out (k) */
+    const char *flags;           /* "too-short,meter-gap" or "" */
+};
+
+/* Creates an experiment with status "running"; *id gets its id. */
+enum joule_status joule_store_experiment_add(struct joule_store *s,
+                                             const struct joule_store_experiment *e,
+                                             int64_t *id);
+
+/* Sets status (and finished_at when not "running") and the flags text. */
+enum joule_status joule_store_experiment_status(struct joule_store *s, int64_t id,
+                                                const char *status, const char *flags);
+
+/* Writes one cycle with its metrics, domain readings and requests in one
+ * transaction (replacing a cycle of the same number, so a re-run never
+ * duplicates). */
+enum joule_status joule_store_cycle_add(struct joule_store *s, int64_t id,
+                                        const struct joule_store_cycle *c,
+                                        const struct joule_store_metric *m, size_t n_metrics,
+                                        const struct joule_store_domain *d, size_t n_domains,
+                                        const struct joule_store_request *r, size_t n_requests);
+
+/* Adds power samples: t_s since the experiment's meter opened, one power
+ * per named domain.  One transaction. */
+enum joule_status joule_store_timeline_add(struct joule_store *s, int64_t id,
+                                           const char *const *domains, size_t n_domains,
+                                           const double *t_s, const double *power_w,
+                                           size_t n_samples);
+
+/* The newest experiment whose config_hash matches and whose status is
+ * "running" or "interrupted"; *id = 0 when none. */
+enum joule_status joule_store_find_incomplete(struct joule_store *s, const char *config_hash,
+                                              int64_t *id);
+
+/* The config YAML of experiment id (free with joule_free), the cycle
+ * numbers already stored (done[cycle] = 1 for cycle < n), and status.
+ * JOULE_ERR_NOT_FOUND. */
+enum joule_status joule_store_experiment_get(struct joule_store *s, int64_t id,
+                                             char **config_yaml, unsigned char *done, size_t n,
+                                             char *status, size_t status_size);
+
+#endif /* JOULE_STORE_H */
