@@ -691,6 +691,8 @@ struct joule_sample {
     const char *id;          /* the record's id field, or "LINE" / "INDEX" */
     const char *prompt;      /* the text given to the model (fields assembled
                                 as the format says) */
+    const char *input;       /* the raw input without any instruction (the
+                                document, the question), for prompt templates */
     const char *reference;   /* the expected output (summary, answer), or NULL */
     const char *answer;      /* the short answer to score (gsm8k's "####" part,
                                 MMLU's letter), or NULL */
