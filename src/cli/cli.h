@@ -39,6 +39,7 @@ int cmd_devices(int argc, char **argv, struct cli *cli);
 int cmd_model(int argc, char **argv, struct cli *cli);
 int cmd_quantize(int argc, char **argv, struct cli *cli);
 int cmd_generate(int argc, char **argv, struct cli *cli);
+int cmd_results(int argc, char **argv, struct cli *cli);
 
 /* --- options (args.c) ----------------------------------------------------- */
 
@@ -85,5 +86,30 @@ json_t *cli_json_text(const char *s, size_t n);
 
 /* Dump a JSON value to stdout with a newline; frees it. */
 void cli_print_json(json_t *j);
+
+/* --- tables (table_out.c) ------------------------------------------------ */
+
+/* A number for people: integers whole, others with 6 significant digits,
+ * "-" for NAN. */
+void cli_number_text(double v, char *buf, size_t size);
+
+/* Aligned text table: a header line, numbers right-aligned, text
+ * left-aligned on one line, missing cells as "-". */
+void cli_table_print(FILE *f, const struct joule_table *t);
+
+/* CSV with RFC 4180 quoting (fields with commas, quotes or line breaks are
+ * quoted, quotes doubled); numbers in their exact round-trip form, missing
+ * cells empty.  A header line when `header`. */
+void cli_table_csv(FILE *f, const struct joule_table *t, bool header);
+
+/* JSON array of one object per row: numbers as JSON numbers, missing cells
+ * as null. */
+void cli_table_json(FILE *f, const struct joule_table *t);
+
+/* One row as a JSON object (no newline). */
+void cli_table_json_object(FILE *f, const struct joule_table *t, size_t row);
+
+/* One of the three above by format (CSV with its header). */
+void cli_table_write(FILE *f, const struct joule_table *t, enum cli_format fmt);
 
 #endif /* JOULE_CLI_H */

@@ -14,6 +14,7 @@ static const struct cli_command commands[] = {
     {"model", cmd_model, "model files: info, tokenize, synth"},
     {"quantize", cmd_quantize, "re-encode a GGUF model as another type"},
     {"generate", cmd_generate, "generate text with the built-in engine, with accounting"},
+    {"results", cmd_results, "stored experiments: list, show, export, compare, rm"},
 };
 
 static void print_help(void)

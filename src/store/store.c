@@ -1,0 +1,624 @@
+/*
+ * store.c - opening the results database (creating, migrating, refusing
+ * files it cannot read) and the write side of store.h.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "store.h"
+#include "store_int.h"
+#include "alloc.h"
+#include "joule_int.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#define JOULE_STORE_DEFAULT_PATH "joule-results/joule.db"
+
+enum joule_status joule_store_err(struct joule_store *s, enum joule_status st, const char *fmt,
+                                  ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    joule_vfmt(s->errmsg, sizeof(s->errmsg), fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+enum joule_status joule_store_fail(struct joule_store *s, const char *what)
+{
+    return joule_store_err(s, JOULE_ERR_IO, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+const char *joule_store_path(const struct joule_store *s)
+{
+    return s ? s->path : "";
+}
+
+const char *joule_store_errmsg(const struct joule_store *s)
+{
+    return s ? s->errmsg : "";
+}
+
+void joule_store_close(struct joule_store *s)
+{
+    if (!s)
+        return;
+    sqlite3_close(s->db);
+    free(s->path);
+    free(s);
+}
+
+/* mkdir -p of the folder holding path ("" or "." need nothing). */
+static enum joule_status make_parent(const char *path, char *err, size_t err_size)
+{
+    size_t n = strlen(path);
+    char *dir = malloc(n + 1);
+    if (!dir)
+        return JOULE_ERR_NOMEM;
+    memcpy(dir, path, n + 1);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) {
+        free(dir);
+        return JOULE_OK;
+    }
+    *slash = '\0';
+    for (char *p = dir + 1;; p++) {
+        char c = *p;
+        if (c != '/' && c != '\0')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+            joule_fmt(err, err_size, "%s: cannot create the folder %s: %s", path, dir,
+                      strerror(errno));
+            free(dir);
+            return JOULE_ERR_IO;
+        }
+        *p = c;
+        if (c == '\0')
+            break;
+    }
+    free(dir);
+    return JOULE_OK;
+}
+
+/* The single integer a PRAGMA or a query returns; SQLite's code on failure. */
+static int query_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int64(st, 0);
+            rc = SQLITE_OK;
+        } else if (rc == SQLITE_DONE) {
+            *out = 0;
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Brings the database from its version to the current one. */
+static enum joule_status migrate(struct joule_store *s, int64_t version)
+{
+    for (int64_t v = version; v < JOULE_STORE_SCHEMA_VERSION; v++) {
+        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            return joule_store_fail(s, "starting the schema upgrade");
+        /* Another process may have migrated it meanwhile. */
+        int64_t now = 0;
+        if (query_int(s->db, "PRAGMA user_version", &now) != SQLITE_OK) {
+            enum joule_status st = joule_store_fail(s, "reading the schema version");
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return st;
+        }
+        if (now > v) {
+            sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+            v = now - 1;
+            continue;
+        }
+        char what[64];
+        joule_fmt(what, sizeof(what), "upgrading the schema to version %d", (int)(v + 1));
+        if (sqlite3_exec(s->db, joule_store_migrations[v], NULL, NULL, NULL) != SQLITE_OK) {
+            enum joule_status st = joule_store_fail(s, what);
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return st;
+        }
+        if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            enum joule_status st = joule_store_fail(s, what);
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return st;
+        }
+    }
+    return JOULE_OK;
+}
+
+/* Checks what the file is and migrates it. */
+static enum joule_status store_setup(struct joule_store *s)
+{
+    int64_t version = 0, app = 0, n_tables = 0;
+    int rc = query_int(s->db, "PRAGMA user_version", &version);
+    if (rc == SQLITE_OK)
+        rc = query_int(s->db, "PRAGMA application_id", &app);
+    if (rc == SQLITE_OK)
+        rc = query_int(s->db, "SELECT count(*) FROM sqlite_master", &n_tables);
+    if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
+        return joule_store_err(s, JOULE_ERR_FORMAT,
+                               "%s: not a joule results database (%s); move it away or "
+                               "choose another file with --db",
+                               s->path, sqlite3_errstr(rc));
+    if (rc != SQLITE_OK)
+        return joule_store_fail(s, "reading the schema version");
+    if (version == 0 && n_tables > 0)
+        return joule_store_err(s, JOULE_ERR_FORMAT,
+                               "%s: not a joule results database (an SQLite database with "
+                               "other tables)",
+                               s->path);
+    if (version > 0 && app != JOULE_STORE_APPLICATION_ID)
+        return joule_store_err(s, JOULE_ERR_FORMAT,
+                               "%s: not a joule results database (application id %lld)",
+                               s->path, (long long)app);
+    if (version > JOULE_STORE_SCHEMA_VERSION)
+        return joule_store_err(s, JOULE_ERR_UNSUPPORTED,
+                               "%s was written by a newer joule (schema %lld, this joule "
+                               "knows %d): upgrade joule to read it",
+                               s->path, (long long)version, JOULE_STORE_SCHEMA_VERSION);
+    /* WAL lets `joule results` read while a run writes; the mode is
+     * persistent, so a read-only medium may refuse it: not fatal. */
+    sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+    if (sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
+        return joule_store_fail(s, "turning foreign keys on");
+    return migrate(s, version);
+}
+
+enum joule_status joule_store_open(const char *path, struct joule_store **out, char *err,
+                                   size_t err_size)
+{
+    *out = NULL;
+    if (err_size)
+        err[0] = '\0';
+    if (!path) {
+        const char *env = getenv("JOULE_DB");
+        path = env && env[0] ? env : JOULE_STORE_DEFAULT_PATH;
+    }
+    if (!path[0]) {
+        joule_fmt(err, err_size, "the database path is empty");
+        return JOULE_ERR_INVALID;
+    }
+    struct joule_store *s = joule_calloc(1, sizeof(*s));
+    if (!s)
+        return JOULE_ERR_NOMEM;
+    size_t n = strlen(path) + 1;
+    s->path = malloc(n);
+    if (!s->path) {
+        free(s);
+        return JOULE_ERR_NOMEM;
+    }
+    memcpy(s->path, path, n);
+    enum joule_status st = make_parent(path, err, err_size);
+    if (st != JOULE_OK) {
+        joule_store_close(s);
+        return st;
+    }
+    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        joule_fmt(err, err_size, "%s: cannot open the database: %s", path,
+                  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        joule_store_close(s);
+        return JOULE_ERR_IO;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    st = store_setup(s);
+    if (st != JOULE_OK) {
+        joule_strlcpy(err, s->errmsg, err_size);
+        joule_store_close(s);
+        return st;
+    }
+    *out = s;
+    return JOULE_OK;
+}
+
+/* --- writing ------------------------------------------------------------- */
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_real(sqlite3_stmt *st, int i, double v)
+{
+    if (isfinite(v))
+        sqlite3_bind_double(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static enum joule_status prepare(struct joule_store *s, const char *sql, sqlite3_stmt **st)
+{
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+        return joule_store_fail(s, "preparing a statement");
+    return JOULE_OK;
+}
+
+/* Steps a statement that returns no rows, then resets it for reuse. */
+static enum joule_status run(struct joule_store *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    enum joule_status r = JOULE_OK;
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        r = joule_store_fail(s, what);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return r;
+}
+
+static enum joule_status begin(struct joule_store *s)
+{
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return joule_store_fail(s, "starting a transaction");
+    return JOULE_OK;
+}
+
+static enum joule_status end(struct joule_store *s, enum joule_status st)
+{
+    if (st == JOULE_OK) {
+        if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+            return JOULE_OK;
+        st = joule_store_fail(s, "committing");
+    }
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+}
+
+static enum joule_status experiment_exists(struct joule_store *s, int64_t id)
+{
+    sqlite3_stmt *st = NULL;
+    enum joule_status r = prepare(s, "SELECT 1 FROM experiments WHERE id = ?", &st);
+    if (r != JOULE_OK)
+        return r;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        r = joule_store_err(s, JOULE_ERR_NOT_FOUND,
+                            "no experiment %lld in %s (see `joule results list`)",
+                            (long long)id, s->path);
+    else if (rc != SQLITE_ROW)
+        r = joule_store_fail(s, "looking up an experiment");
+    sqlite3_finalize(st);
+    return r;
+}
+
+enum joule_status joule_store_experiment_add(struct joule_store *s,
+                                             const struct joule_store_experiment *e,
+                                             int64_t *id)
+{
+    *id = 0;
+    sqlite3_stmt *st = NULL;
+    enum joule_status r = prepare(
+        s,
+        "INSERT INTO experiments (uid, name, status, created_at, config_yaml, config_hash,"
+        " model_path, model_name, model_digest, precision, backend, dataset, batch_size,"
+        " cycles_planned, cycle_order, environment_json, meter_json)"
+        " VALUES (lower(hex(randomblob(16))), ?1, 'running',"
+        " (julianday('now') - 2440587.5) * 86400.0, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+        " ?11, ?12, ?13, ?14)",
+        &st);
+    if (r != JOULE_OK)
+        return r;
+    bind_text(st, 1, e->name ? e->name : "");
+    bind_text(st, 2, e->config_yaml ? e->config_yaml : "");
+    bind_text(st, 3, e->config_hash ? e->config_hash : "");
+    bind_text(st, 4, e->model_path);
+    bind_text(st, 5, e->model_name);
+    bind_text(st, 6, e->model_digest);
+    bind_text(st, 7, e->precision);
+    bind_text(st, 8, e->backend);
+    bind_text(st, 9, e->dataset);
+    sqlite3_bind_int(st, 10, e->batch_size);
+    sqlite3_bind_int(st, 11, e->cycles_planned);
+    bind_text(st, 12, e->cycle_order);
+    bind_text(st, 13, e->environment_json);
+    bind_text(st, 14, e->meter_json);
+    r = run(s, st, "adding an experiment");
+    if (r == JOULE_OK)
+        *id = sqlite3_last_insert_rowid(s->db);
+    sqlite3_finalize(st);
+    return r;
+}
+
+enum joule_status joule_store_experiment_status(struct joule_store *s, int64_t id,
+                                                const char *status, const char *flags)
+{
+    if (!status || !status[0])
+        return joule_store_err(s, JOULE_ERR_INVALID, "an experiment status is empty");
+    sqlite3_stmt *st = NULL;
+    enum joule_status r = prepare(
+        s,
+        "UPDATE experiments SET status = ?1, flags = coalesce(?2, flags),"
+        " finished_at = CASE WHEN ?1 = 'running' THEN NULL"
+        " ELSE (julianday('now') - 2440587.5) * 86400.0 END WHERE id = ?3",
+        &st);
+    if (r != JOULE_OK)
+        return r;
+    bind_text(st, 1, status);
+    bind_text(st, 2, flags);
+    sqlite3_bind_int64(st, 3, id);
+    r = run(s, st, "setting an experiment's status");
+    sqlite3_finalize(st);
+    if (r == JOULE_OK && sqlite3_changes(s->db) == 0)
+        r = experiment_exists(s, id);
+    return r;
+}
+
+static enum joule_status cycle_rows(struct joule_store *s, int64_t id,
+                                    const struct joule_store_cycle *c,
+                                    const struct joule_store_metric *m, size_t n_metrics,
+                                    const struct joule_store_domain *d, size_t n_domains,
+                                    const struct joule_store_request *q, size_t n_requests)
+{
+    sqlite3_stmt *st = NULL;
+    enum joule_status r =
+        prepare(s, "DELETE FROM cycles WHERE experiment_id = ? AND cycle = ?", &st);
+    if (r != JOULE_OK)
+        return r;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, c->cycle);
+    r = run(s, st, "replacing a cycle");
+    sqlite3_finalize(st);
+    if (r != JOULE_OK)
+        return r;
+
+    r = prepare(s,
+                "INSERT INTO cycles (experiment_id, cycle, position, started_at, duration_s,"
+                " repeats, flags) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                &st);
+    if (r != JOULE_OK)
+        return r;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, c->cycle);
+    sqlite3_bind_int(st, 3, c->position);
+    bind_real(st, 4, c->started_at);
+    bind_real(st, 5, c->duration_s);
+    sqlite3_bind_int(st, 6, c->repeats);
+    bind_text(st, 7, c->flags ? c->flags : "");
+    r = run(s, st, "adding a cycle");
+    sqlite3_finalize(st);
+    if (r != JOULE_OK)
+        return r;
+
+    r = prepare(s,
+                "INSERT OR REPLACE INTO metrics (experiment_id, cycle, name, value)"
+                " VALUES (?, ?, ?, ?)",
+                &st);
+    for (size_t i = 0; r == JOULE_OK && i < n_metrics; i++) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int(st, 2, c->cycle);
+        bind_text(st, 3, m[i].name);
+        bind_real(st, 4, m[i].value);
+        r = run(s, st, "adding a metric");
+    }
+    sqlite3_finalize(st);
+    if (r != JOULE_OK)
+        return r;
+
+    r = prepare(s,
+                "INSERT OR REPLACE INTO domains (experiment_id, cycle, window_name, domain,"
+                " source, kind, provenance, in_total, flags, energy_j, bound_j, net_energy_j,"
+                " net_bound_j, idle_power_w, avg_power_w, peak_power_w, interval_s, n_samples,"
+                " note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                &st);
+    for (size_t i = 0; r == JOULE_OK && i < n_domains; i++) {
+        const struct joule_domain_reading *x = d[i].r;
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int(st, 2, c->cycle);
+        bind_text(st, 3, d[i].window ? d[i].window : "");
+        bind_text(st, 4, x->name);
+        bind_text(st, 5, x->source);
+        bind_text(st, 6, joule_domain_kind_str(x->kind));
+        bind_text(st, 7, joule_provenance_str(x->provenance));
+        sqlite3_bind_int(st, 8, x->in_total);
+        sqlite3_bind_int64(st, 9, (int64_t)x->flags);
+        bind_real(st, 10, x->energy_j);
+        bind_real(st, 11, x->bound_j);
+        bind_real(st, 12, x->net_energy_j);
+        bind_real(st, 13, x->net_bound_j);
+        bind_real(st, 14, x->idle_power_w);
+        bind_real(st, 15, x->avg_power_w);
+        bind_real(st, 16, x->peak_power_w);
+        bind_real(st, 17, x->interval_s);
+        sqlite3_bind_int64(st, 18, (int64_t)x->n_samples);
+        bind_text(st, 19, x->note);
+        r = run(s, st, "adding a domain reading");
+    }
+    sqlite3_finalize(st);
+    if (r != JOULE_OK)
+        return r;
+
+    r = prepare(s,
+                "INSERT OR REPLACE INTO requests (experiment_id, cycle, idx, sample_id, batch,"
+                " n_input, n_output, finish, queue_s, prefill_s, ttft_s, decode_s, total_s,"
+                " itl_mean_s, itl_p50_s, itl_p90_s, itl_max_s, energy_prefill_j,"
+                " energy_decode_j, text)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                &st);
+    for (size_t i = 0; r == JOULE_OK && i < n_requests; i++) {
+        const struct joule_store_request *x = &q[i];
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int(st, 2, c->cycle);
+        sqlite3_bind_int(st, 3, x->index);
+        bind_text(st, 4, x->sample_id);
+        sqlite3_bind_int(st, 5, x->batch);
+        sqlite3_bind_int(st, 6, x->n_input);
+        sqlite3_bind_int(st, 7, x->n_output);
+        bind_text(st, 8, x->finish);
+        bind_real(st, 9, x->queue_s);
+        bind_real(st, 10, x->prefill_s);
+        bind_real(st, 11, x->ttft_s);
+        bind_real(st, 12, x->decode_s);
+        bind_real(st, 13, x->total_s);
+        bind_real(st, 14, x->itl_mean_s);
+        bind_real(st, 15, x->itl_p50_s);
+        bind_real(st, 16, x->itl_p90_s);
+        bind_real(st, 17, x->itl_max_s);
+        bind_real(st, 18, x->energy_prefill_j);
+        bind_real(st, 19, x->energy_decode_j);
+        bind_text(st, 20, x->text);
+        r = run(s, st, "adding a request");
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+enum joule_status joule_store_cycle_add(struct joule_store *s, int64_t id,
+                                        const struct joule_store_cycle *c,
+                                        const struct joule_store_metric *m, size_t n_metrics,
+                                        const struct joule_store_domain *d, size_t n_domains,
+                                        const struct joule_store_request *r, size_t n_requests)
+{
+    enum joule_status st = experiment_exists(s, id);
+    if (st != JOULE_OK)
+        return st;
+    st = begin(s);
+    if (st != JOULE_OK)
+        return st;
+    st = cycle_rows(s, id, c, m, n_metrics, d, n_domains, r, n_requests);
+    return end(s, st);
+}
+
+enum joule_status joule_store_timeline_add(struct joule_store *s, int64_t id,
+                                           const char *const *domains, size_t n_domains,
+                                           const double *t_s, const double *power_w,
+                                           size_t n_samples)
+{
+    enum joule_status r = experiment_exists(s, id);
+    if (r != JOULE_OK)
+        return r;
+    r = begin(s);
+    if (r != JOULE_OK)
+        return r;
+    sqlite3_stmt *st = NULL;
+    r = prepare(s, "INSERT INTO timeline (experiment_id, t_s, domain, power_w) VALUES (?,?,?,?)",
+                &st);
+    for (size_t i = 0; r == JOULE_OK && i < n_samples; i++) {
+        for (size_t k = 0; r == JOULE_OK && k < n_domains; k++) {
+            sqlite3_bind_int64(st, 1, id);
+            bind_real(st, 2, t_s[i]);
+            bind_text(st, 3, domains[k]);
+            bind_real(st, 4, power_w[i * n_domains + k]);
+            r = run(s, st, "adding power samples");
+        }
+    }
+    sqlite3_finalize(st);
+    return end(s, r);
+}
+
+enum joule_status joule_store_find_incomplete(struct joule_store *s, const char *config_hash,
+                                              int64_t *id)
+{
+    *id = 0;
+    sqlite3_stmt *st = NULL;
+    enum joule_status r = prepare(s,
+                                  "SELECT id FROM experiments WHERE config_hash = ? AND status"
+                                  " IN ('running', 'interrupted') ORDER BY id DESC LIMIT 1",
+                                  &st);
+    if (r != JOULE_OK)
+        return r;
+    bind_text(st, 1, config_hash ? config_hash : "");
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(st, 0);
+    else if (rc != SQLITE_DONE)
+        r = joule_store_fail(s, "looking for an incomplete experiment");
+    sqlite3_finalize(st);
+    return r;
+}
+
+enum joule_status joule_store_experiment_get(struct joule_store *s, int64_t id,
+                                             char **config_yaml, unsigned char *done, size_t n,
+                                             char *status, size_t status_size)
+{
+    if (config_yaml)
+        *config_yaml = NULL;
+    if (done && n)
+        memset(done, 0, n);
+    sqlite3_stmt *st = NULL;
+    enum joule_status r =
+        prepare(s, "SELECT config_yaml, status FROM experiments WHERE id = ?", &st);
+    if (r != JOULE_OK)
+        return r;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_finalize(st);
+        return joule_store_err(s, JOULE_ERR_NOT_FOUND,
+                               "no experiment %lld in %s (see `joule results list`)",
+                               (long long)id, s->path);
+    }
+    if (rc != SQLITE_ROW) {
+        r = joule_store_fail(s, "reading an experiment");
+        sqlite3_finalize(st);
+        return r;
+    }
+    const char *y = (const char *)sqlite3_column_text(st, 0);
+    const char *stat = (const char *)sqlite3_column_text(st, 1);
+    if (status && status_size)
+        joule_strlcpy(status, stat ? stat : "", status_size);
+    if (config_yaml) {
+        size_t len = y ? strlen(y) : 0;
+        *config_yaml = malloc(len + 1);
+        if (!*config_yaml) {
+            sqlite3_finalize(st);
+            return JOULE_ERR_NOMEM;
+        }
+        if (len)
+            memcpy(*config_yaml, y, len);
+        (*config_yaml)[len] = '\0';
+    }
+    sqlite3_finalize(st);
+    if (!done || n == 0)
+        return JOULE_OK;
+    r = prepare(s, "SELECT cycle FROM cycles WHERE experiment_id = ?", &st);
+    if (r != JOULE_OK)
+        goto fail;
+    sqlite3_bind_int64(st, 1, id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t c = sqlite3_column_int64(st, 0);
+        if (c >= 0 && (uint64_t)c < n)
+            done[c] = 1;
+    }
+    if (rc != SQLITE_DONE)
+        r = joule_store_fail(s, "reading the cycles of an experiment");
+    sqlite3_finalize(st);
+    if (r == JOULE_OK)
+        return JOULE_OK;
+fail:
+    if (config_yaml) {
+        free(*config_yaml);
+        *config_yaml = NULL;
+    }
+    return r;
+}
+
+enum joule_status joule_store_remove(struct joule_store *s, int64_t id)
+{
+    sqlite3_stmt *st = NULL;
+    enum joule_status r = prepare(s, "DELETE FROM experiments WHERE id = ?", &st);
+    if (r != JOULE_OK)
+        return r;
+    sqlite3_bind_int64(st, 1, id);
+    r = run(s, st, "removing an experiment");
+    sqlite3_finalize(st);
+    if (r == JOULE_OK && sqlite3_changes(s->db) == 0)
+        r = joule_store_err(s, JOULE_ERR_NOT_FOUND,
+                            "no experiment %lld in %s (see `joule results list`)",
+                            (long long)id, s->path);
+    return r;
+}
