@@ -59,11 +59,17 @@ void cli_table_print(FILE *f, const struct joule_table *t)
                 w[c] = k;
         }
     }
+    /* A header sits over its column's side: right for numbers. */
     for (size_t c = 0; c < nc; c++) {
         const char *h = joule_table_col_name(t, c);
-        fprintf(f, "%s%s", c ? "  " : "", h);
-        if (c + 1 < nc)
-            fprintf(f, "%*s", (int)(w[c] - text_width(h)), "");
+        int pad = (int)(w[c] - text_width(h));
+        fputs(c ? "  " : "", f);
+        if (nr > 0 && joule_table_is_number(t, 0, c))
+            fprintf(f, "%*s%s", pad, "", h);
+        else if (c + 1 < nc)
+            fprintf(f, "%s%*s", h, pad, "");
+        else
+            fputs(h, f);
     }
     fputc('\n', f);
     for (size_t r = 0; r < nr; r++) {

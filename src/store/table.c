@@ -98,10 +98,18 @@ static void cell_clear(struct joule_cell *c)
     c->num = NAN;
 }
 
-/* The shortest %.Ng (N <= 17) that reads back as exactly v. */
+/* Integers whole; others the shortest %.Ng that reads back as exactly v,
+ * with at most 15 significant digits (a measured number has no meaning in
+ * a 16th digit, and 0.1 + 0.2 should print as 0.3). */
 static void number_text(double v, char *buf, size_t size)
 {
-    for (int prec = 1; prec <= 17; prec++) {
+    if (v == floor(v) && fabs(v) < 1e15) {
+        joule_fmt(buf, size, "%.0f", v);
+        if (strcmp(buf, "-0") == 0)
+            joule_fmt(buf, size, "0");
+        return;
+    }
+    for (int prec = 1; prec <= 15; prec++) {
         joule_fmt(buf, size, "%.*g", prec, v);
         if (strtod(buf, NULL) == v)
             return;

@@ -488,7 +488,15 @@ static void test_table_text(void)
     CHECK(joule_table_set_number(t, r, 0, 0.0125) == JOULE_OK);
     CHECK_STR(joule_table_text(t, r, 0), "0.0125");
     CHECK(joule_table_set_number(t, r, 0, 0.1 + 0.2) == JOULE_OK);
-    CHECK(strtod(joule_table_text(t, r, 0), NULL) == 0.1 + 0.2);
+    CHECK_STR(joule_table_text(t, r, 0), "0.3");
+    CHECK(joule_table_set_number(t, r, 0, 110.0) == JOULE_OK);
+    CHECK_STR(joule_table_text(t, r, 0), "110");
+    CHECK(joule_table_set_number(t, r, 0, 2.0 / 3.0) == JOULE_OK);
+    CHECK_STR(joule_table_text(t, r, 0), "0.666666666666667");
+    CHECK(joule_table_set_number(t, r, 0, 1e20) == JOULE_OK);
+    CHECK_STR(joule_table_text(t, r, 0), "1e+20");
+    CHECK(joule_table_set_number(t, r, 0, -0.0) == JOULE_OK);
+    CHECK_STR(joule_table_text(t, r, 0), "0");
     CHECK(joule_table_set_number(t, r, 0, 1234567.0) == JOULE_OK);
     CHECK_STR(joule_table_text(t, r, 0), "1234567");
     CHECK(joule_table_set_number(t, r, 0, NAN) == JOULE_OK);
