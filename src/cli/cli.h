@@ -84,6 +84,9 @@ void cli_print_reading_csv(FILE *f, const struct joule_reading *r, bool header);
  * random weights, byte tokens) becomes U+FFFD instead of failing. */
 json_t *cli_json_text(const char *s, size_t n);
 
+/* One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
+void cli_csv_field(FILE *f, const char *s);
+
 /* Dump a JSON value to stdout with a newline; frees it. */
 void cli_print_json(json_t *j);
 

@@ -218,19 +218,19 @@ void cli_print_reading(FILE *f, const struct joule_reading *r)
     }
 }
 
-static void csv_field(FILE *f, const char *s)
+void cli_csv_field(FILE *f, const char *s)
 {
-    if (strpbrk(s, ",\"\n")) {
-        fputc('"', f);
-        for (; *s; s++) {
-            if (*s == '"')
-                fputc('"', f);
-            fputc(*s, f);
-        }
-        fputc('"', f);
-    } else {
+    if (!strpbrk(s, ",\"\r\n")) {
         fputs(s, f);
+        return;
     }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
 }
 
 static void csv_num(FILE *f, double v)
@@ -251,9 +251,9 @@ void cli_print_reading_csv(FILE *f, const struct joule_reading *r, bool header)
     char fl[200];
     for (uint32_t i = 0; i < r->n_domains; i++) {
         const struct joule_domain_reading *d = &r->domains[i];
-        csv_field(f, r->name);
+        cli_csv_field(f, r->name);
         fputc(',', f);
-        csv_field(f, d->name);
+        cli_csv_field(f, d->name);
         fprintf(f, ",%s,%s,%s,%d", d->source, joule_domain_kind_str(d->kind),
                 joule_provenance_str(d->provenance), d->in_total ? 1 : 0);
         csv_num(f, d->energy_j);
@@ -267,12 +267,12 @@ void cli_print_reading_csv(FILE *f, const struct joule_reading *r, bool header)
         csv_num(f, d->interval_s);
         fprintf(f, ",%llu,", (unsigned long long)d->n_samples);
         flags_text(fl, sizeof(fl), d->flags);
-        csv_field(f, fl);
+        cli_csv_field(f, fl);
         fputc(',', f);
-        csv_field(f, d->note);
+        cli_csv_field(f, d->note);
         fputc('\n', f);
     }
-    csv_field(f, r->name);
+    cli_csv_field(f, r->name);
     fprintf(f, ",total,,,%s,1", joule_provenance_str(r->total_provenance));
     csv_num(f, r->total_energy_j);
     csv_num(f, r->total_bound_j);
@@ -285,7 +285,7 @@ void cli_print_reading_csv(FILE *f, const struct joule_reading *r, bool header)
     csv_num(f, NAN);
     fputs(",,", f);
     flags_text(fl, sizeof(fl), r->flags);
-    csv_field(f, fl);
+    cli_csv_field(f, fl);
     fputs(",\n", f);
 }
 

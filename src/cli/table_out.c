@@ -43,6 +43,19 @@ static size_t text_width(const char *s)
     return w;
 }
 
+/* Cell c of nc, padded to its column: numbers to the right, text to the
+ * left (the last column unpadded, so lines carry no trailing blanks). */
+static void put_cell(FILE *f, const char *text, int pad, size_t c, size_t nc, bool number)
+{
+    fputs(c ? "  " : "", f);
+    if (number)
+        fprintf(f, "%*s%s", pad, "", text);
+    else if (c + 1 < nc)
+        fprintf(f, "%s%*s", text, pad, "");
+    else
+        fputs(text, f);
+}
+
 void cli_table_print(FILE *f, const struct joule_table *t)
 {
     size_t nc = joule_table_cols(t), nr = joule_table_rows(t);
@@ -62,46 +75,19 @@ void cli_table_print(FILE *f, const struct joule_table *t)
     /* A header sits over its column's side: right for numbers. */
     for (size_t c = 0; c < nc; c++) {
         const char *h = joule_table_col_name(t, c);
-        int pad = (int)(w[c] - text_width(h));
-        fputs(c ? "  " : "", f);
-        if (nr > 0 && joule_table_is_number(t, 0, c))
-            fprintf(f, "%*s%s", pad, "", h);
-        else if (c + 1 < nc)
-            fprintf(f, "%s%*s", h, pad, "");
-        else
-            fputs(h, f);
+        put_cell(f, h, (int)(w[c] - text_width(h)), c, nc,
+                 nr > 0 && joule_table_is_number(t, 0, c));
     }
     fputc('\n', f);
     for (size_t r = 0; r < nr; r++) {
         for (size_t c = 0; c < nc; c++) {
             display_text(t, r, c, buf, sizeof(buf));
-            int pad = (int)(w[c] - text_width(buf));
-            fputs(c ? "  " : "", f);
-            if (joule_table_is_number(t, r, c))
-                fprintf(f, "%*s%s", pad, "", buf);
-            else if (c + 1 < nc)
-                fprintf(f, "%s%*s", buf, pad, "");
-            else
-                fputs(buf, f);
+            put_cell(f, buf, (int)(w[c] - text_width(buf)), c, nc,
+                     joule_table_is_number(t, r, c));
         }
         fputc('\n', f);
     }
     free(w);
-}
-
-static void csv_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 void cli_table_csv(FILE *f, const struct joule_table *t, bool header)
@@ -110,14 +96,14 @@ void cli_table_csv(FILE *f, const struct joule_table *t, bool header)
     if (header) {
         for (size_t c = 0; c < nc; c++) {
             fputs(c ? "," : "", f);
-            csv_field(f, joule_table_col_name(t, c));
+            cli_csv_field(f, joule_table_col_name(t, c));
         }
         fputc('\n', f);
     }
     for (size_t r = 0; r < nr; r++) {
         for (size_t c = 0; c < nc; c++) {
             fputs(c ? "," : "", f);
-            csv_field(f, joule_table_text(t, r, c));
+            cli_csv_field(f, joule_table_text(t, r, c));
         }
         fputc('\n', f);
     }

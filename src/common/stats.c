@@ -5,35 +5,30 @@
 #include <math.h>
 #include <stdlib.h>
 
+/* Lentz's method divides by these terms: keep them off zero. */
+static double away_from_zero(double v)
+{
+    const double tiny = 1e-300;
+    return fabs(v) < tiny ? tiny : v;
+}
+
 /* Continued fraction of the regularized incomplete beta function (the
  * modified Lentz method), valid for x < (a + 1) / (a + b + 2). */
 static double betacf(double a, double b, double x)
 {
-    const double tiny = 1e-300;
     double qab = a + b, qap = a + 1.0, qam = a - 1.0;
-    double c = 1.0, d = 1.0 - qab * x / qap;
-    if (fabs(d) < tiny)
-        d = tiny;
-    d = 1.0 / d;
+    double c = 1.0, d = 1.0 / away_from_zero(1.0 - qab * x / qap);
     double h = d;
     for (int m = 1; m <= 10000; m++) {
         double m2 = 2.0 * m;
         double aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-        d = 1.0 + aa * d;
-        if (fabs(d) < tiny)
-            d = tiny;
-        c = 1.0 + aa / c;
-        if (fabs(c) < tiny)
-            c = tiny;
+        d = away_from_zero(1.0 + aa * d);
+        c = away_from_zero(1.0 + aa / c);
         d = 1.0 / d;
         h *= d * c;
         aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-        d = 1.0 + aa * d;
-        if (fabs(d) < tiny)
-            d = tiny;
-        c = 1.0 + aa / c;
-        if (fabs(c) < tiny)
-            c = tiny;
+        d = away_from_zero(1.0 + aa * d);
+        c = away_from_zero(1.0 + aa / c);
         d = 1.0 / d;
         double del = d * c;
         h *= del;

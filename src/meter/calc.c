@@ -56,24 +56,6 @@ double meter_sampled_bound(double spread_j, double peak_w, double interval_s)
     return spread_j + (isfinite(peak_w) ? peak_w * interval_s : 0.0);
 }
 
-double meter_t975(unsigned df)
-{
-    /* Two-sided 95% Student t quantiles; beyond the table the series
-     * t ~ z + (z^3 + z) / (4 df) is within 1e-3. */
-    static const double table[] = {
-        0, 12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622,
-        2.2281, 2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930,
-        2.0860, 2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452,
-        2.0423,
-    };
-    if (df == 0)
-        return NAN;
-    if (df < JOULE_ARRAY_LEN(table))
-        return table[df];
-    const double z = 1.959964;
-    return z + (z * z * z + z) / (4.0 * df);
-}
-
 void meter_mean_std(const double *x, size_t n, double *mean, double *std)
 {
     double m = 0;

@@ -133,9 +133,6 @@ void meter_trapezoid_add(struct meter_trapezoid *tz, double t_s, double p_w);
 /* Sampled bound: spread + peak * interval (edge effects). */
 double meter_sampled_bound(double spread_j, double peak_w, double interval_s);
 
-/* Student t quantile t(0.975, df) for df >= 1. */
-double meter_t975(unsigned df);
-
 /* Mean and sample std of x[0..n-1] (std 0 for n < 2). */
 void meter_mean_std(const double *x, size_t n, double *mean, double *std);
 

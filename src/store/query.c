@@ -266,6 +266,36 @@ static struct joule_summary metric_summary(const struct exp_data *d, const char 
 
 /* --- the queries ----------------------------------------------------------- */
 
+/* The provenance of an experiment's energy figures: the weakest of the
+ * domains summed into its totals (as a reading's total_provenance is),
+ * "unavailable" when nothing was summed.  EXP is the SQL of its id. */
+#define ENERGY_PROVENANCE_SQL(EXP)                                                       \
+    "(SELECT CASE max(CASE provenance WHEN 'measured' THEN 0 WHEN 'sampled' THEN 1"     \
+    "   ELSE 2 END) WHEN 0 THEN 'measured' WHEN 1 THEN 'sampled' WHEN 2 THEN 'estimated'" \
+    "   ELSE 'unavailable' END FROM domains dp WHERE dp.experiment_id = " EXP             \
+    "   AND dp.in_total = 1 AND dp.provenance <> 'unavailable')"
+
+static enum joule_status energy_provenance(struct joule_store *s, int64_t id, char *out,
+                                           size_t size)
+{
+    struct joule_table *t = NULL;
+    enum joule_status r = sql_table(s, "SELECT " ENERGY_PROVENANCE_SQL("?1"), id, &t);
+    if (r == JOULE_OK)
+        joule_strlcpy(out, joule_table_rows(t) ? joule_table_text(t, 0, 0) : "unavailable",
+                      size);
+    joule_table_free(t);
+    return r;
+}
+
+/* An energy figure by its name's unit: joules, watts, per joule. */
+static int is_energy_metric(const char *name)
+{
+    size_t n = strlen(name);
+    return strstr(name, "_j_") || (n > 2 && strcmp(name + n - 2, "_j") == 0) ||
+           (n > 2 && strcmp(name + n - 2, "_w") == 0) || strstr(name, "joule") ||
+           strstr(name, "j_per_");
+}
+
 static enum joule_status q_experiments(struct joule_store *s, struct joule_table **out)
 {
     struct joule_table *src = NULL;
@@ -279,7 +309,8 @@ static enum joule_status q_experiments(struct joule_store *s, struct joule_table
         " (SELECT avg(value) FROM metrics m WHERE m.experiment_id = e.id"
         "   AND m.name = 'tokens_per_joule'),"
         " (SELECT avg(value) FROM metrics m WHERE m.experiment_id = e.id"
-        "   AND m.name = 'energy_total_j')"
+        "   AND m.name = 'energy_total_j'), "
+        ENERGY_PROVENANCE_SQL("e.id")
         " FROM experiments e ORDER BY e.id",
         0, &src);
     if (r != JOULE_OK)
@@ -287,6 +318,7 @@ static enum joule_status q_experiments(struct joule_store *s, struct joule_table
     static const char *const cols[] = {
         "id", "name", "status", "created", "model", "precision", "backend", "dataset",
         "batch_size", "cycles", "ept_out_j_per_tok", "tokens_per_joule", "energy_total_j",
+        "energy_provenance",
     };
     struct joule_table *t = joule_table_new();
     r = t ? add_cols(t, cols, JOULE_ARRAY_LEN(cols)) : JOULE_ERR_NOMEM;
@@ -307,7 +339,7 @@ static enum joule_status q_experiments(struct joule_store *s, struct joule_table
                   joule_table_is_number(src, i, 10) ? joule_table_number(src, i, 10) : 0.0);
         if (r == JOULE_OK)
             r = joule_table_set_text(t, row, 9, cyc);
-        for (size_t c = 10; r == JOULE_OK && c < 13; c++)
+        for (size_t c = 10; r == JOULE_OK && c < 14; c++)
             r = copy_cell(t, row, c, src, i, c + 1);
     }
     joule_table_free(src);
@@ -319,9 +351,11 @@ static enum joule_status q_experiments(struct joule_store *s, struct joule_table
     return JOULE_OK;
 }
 
-static enum joule_status q_summary(const struct exp_data *d, struct joule_table **out)
+static enum joule_status q_summary(const struct exp_data *d, const char *prov,
+                                   struct joule_table **out)
 {
-    static const char *const cols[] = {"metric", "mean", "std", "ci95", "cv", "min", "max", "n"};
+    static const char *const cols[] = {"metric", "mean", "std",        "ci95", "cv",
+                                       "min",    "max",  "n", "provenance"};
     struct joule_table *t = joule_table_new();
     enum joule_status r = t ? add_cols(t, cols, JOULE_ARRAY_LEN(cols)) : JOULE_ERR_NOMEM;
     for (size_t m = 0; r == JOULE_OK && m < d->n_metrics; m++) {
@@ -333,6 +367,8 @@ static enum joule_status q_summary(const struct exp_data *d, struct joule_table 
         double v[] = {sm.mean, sm.std, sm.ci95, sm.cv, sm.min, sm.max, (double)sm.n};
         for (size_t c = 0; r == JOULE_OK && c < JOULE_ARRAY_LEN(v); c++)
             r = joule_table_set_number(t, row, c + 1, v[c]);
+        if (r == JOULE_OK && is_energy_metric(d->names[m]))
+            r = joule_table_set_text(t, row, JOULE_ARRAY_LEN(v) + 1, prov);
     }
     if (r != JOULE_OK) {
         joule_table_free(t);
@@ -427,10 +463,11 @@ static const struct {
 };
 
 static enum joule_status q_export(const struct joule_table *e, const struct exp_data *d,
-                                  struct joule_table **out)
+                                  const char *prov, struct joule_table **out)
 {
-    static const char *const head[] = {"experiment_id", "name", "model", "precision",
-                                       "backend", "dataset", "batch_size", "cycles"};
+    static const char *const head[] = {"experiment_id", "name",       "model",  "precision",
+                                       "backend",       "dataset",    "batch_size", "cycles",
+                                       "energy_provenance"};
     struct joule_table *t = joule_table_new();
     enum joule_status r = t ? add_cols(t, head, JOULE_ARRAY_LEN(head)) : JOULE_ERR_NOMEM;
     for (size_t i = 0; r == JOULE_OK && i < JOULE_ARRAY_LEN(seed_cols); i++)
@@ -463,6 +500,8 @@ static enum joule_status q_export(const struct joule_table *e, const struct exp_
         r = joule_table_set_number(t, row, 6, enum_(e, "batch_size"));
     if (r == JOULE_OK)
         r = joule_table_set_number(t, row, 7, (double)d->n_cycles);
+    if (r == JOULE_OK)
+        r = joule_table_set_text(t, row, 8, prov);
     size_t col = JOULE_ARRAY_LEN(head);
     for (size_t i = 0; r == JOULE_OK && i < JOULE_ARRAY_LEN(seed_cols); i++, col++) {
         double v;
@@ -571,12 +610,15 @@ enum joule_status joule_store_query(struct joule_store *s, enum joule_query q, i
         return q_domains(s, id, out);
     }
     struct exp_data d;
-    r = load_data(s, id, &d);
+    char prov[16] = "";
+    r = energy_provenance(s, id, prov, sizeof(prov));
+    if (r == JOULE_OK)
+        r = load_data(s, id, &d);
     if (r == JOULE_OK) {
         switch (q) {
-        case JOULE_QUERY_SUMMARY: r = q_summary(&d, out); break;
+        case JOULE_QUERY_SUMMARY: r = q_summary(&d, prov, out); break;
         case JOULE_QUERY_CYCLES: r = q_cycles(&d, out); break;
-        case JOULE_QUERY_EXPORT: r = q_export(e, &d, out); break;
+        case JOULE_QUERY_EXPORT: r = q_export(e, &d, prov, out); break;
         default: r = q_info(e, &d, out); break;
         }
         exp_data_free(&d);

@@ -1,4 +1,5 @@
 /* table.c - struct joule_table: rows of named columns, number or text cells. */
+#define _POSIX_C_SOURCE 200809L
 #include "store_int.h"
 #include "alloc.h"
 #include "joule_int.h"
@@ -19,15 +20,6 @@ struct joule_table {
     struct joule_cell **rows;   /* [n_rows][n_cols] */
     size_t n_rows, cap_rows;
 };
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
 
 struct joule_table *joule_table_new(void)
 {
@@ -63,7 +55,7 @@ enum joule_status joule_table_add_col(struct joule_table *t, const char *name)
         t->cols = p;
         t->cap_cols = cap;
     }
-    char *s = dup_str(name);
+    char *s = strdup(name);
     if (!s)
         return JOULE_ERR_NOMEM;
     t->cols[t->n_cols++] = s;
@@ -126,7 +118,7 @@ enum joule_status joule_table_set_number(struct joule_table *t, size_t row, size
         return JOULE_OK;
     char buf[40];
     number_text(v, buf, sizeof(buf));
-    c->text = dup_str(buf);
+    c->text = strdup(buf);
     if (!c->text)
         return JOULE_ERR_NOMEM;
     c->kind = 1;
@@ -142,7 +134,7 @@ enum joule_status joule_table_set_text(struct joule_table *t, size_t row, size_t
     cell_clear(c);
     if (!s)
         return JOULE_OK;
-    c->text = dup_str(s);
+    c->text = strdup(s);
     if (!c->text)
         return JOULE_ERR_NOMEM;
     c->kind = 2;

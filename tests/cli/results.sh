@@ -60,8 +60,8 @@ PY
 
 # export: the seed tools' columns, CSV by default.
 expect_exit 0 "export" -- "$J" results --db "$DB" export 1
-expect_in "$TMP/out" "experiment_id,name,model,precision,backend,dataset,batch_size,cycles,energy_total_J,energy_J_per_ex,tokens_total,tpj,latency_s,E_run_J,T_in,T_out,EPT_in_J_per_tok,EPT_out_J_per_tok,EPT_total_J_per_tok,duration_s_mean" "export header"
-expect_in "$TMP/out" "1,tiny-q4,tiny.gguf,q4_0,builtin,alpaca,4,3,110,55,260," "export row"
+expect_in "$TMP/out" "experiment_id,name,model,precision,backend,dataset,batch_size,cycles,energy_provenance,energy_total_J,energy_J_per_ex,tokens_total,tpj,latency_s,E_run_J,T_in,T_out,EPT_in_J_per_tok,EPT_out_J_per_tok,EPT_total_J_per_tok,duration_s_mean" "export header"
+expect_in "$TMP/out" "1,tiny-q4,tiny.gguf,q4_0,builtin,alpaca,4,3,unavailable,110,55,260," "export row"
 python3 - "$TMP/out" <<'PY' && ok || bad "export csv parses"
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))

@@ -27,6 +27,12 @@ static void test_t95(void)
     CHECK_NEAR(joule_t95(1000000), 1.959966, 1e-5);
     CHECK(joule_t95(2000) > joule_t95(2001) && joule_t95(2001) > 1.959964);
     CHECK(isnan(joule_t95(0)));
+    /* The 4-digit table values the meter's tests used to check. */
+    CHECK_NEAR(joule_t95(1), 12.7062, 1e-4);
+    CHECK_NEAR(joule_t95(4), 2.7764, 1e-4);
+    CHECK_NEAR(joule_t95(9), 2.2622, 1e-4);
+    CHECK_NEAR(joule_t95(30), 2.0423, 1e-4);
+    CHECK_NEAR(joule_t95(100), 1.9840, 1e-3);
     /* Monotone decreasing. */
     int mono = 1;
     for (size_t df = 1; df < 3000; df++)

@@ -94,6 +94,7 @@ static enum joule_status add_cycle(struct joule_store *s, int64_t id, int k, dou
     snprintf(r[0].source, sizeof(r[0].source), "rapl");
     r[0].kind = JOULE_DOMAIN_PACKAGE;
     r[0].provenance = JOULE_PROV_MEASURED;
+    r[0].in_total = 1;
     r[0].flags = JOULE_FLAG_SHORT_WINDOW | JOULE_FLAG_METER_GAP;
     r[0].energy_j = energy * 0.25;
     r[0].bound_j = 0.5;
@@ -101,6 +102,9 @@ static enum joule_status add_cycle(struct joule_store *s, int64_t id, int k, dou
     r[0].avg_power_w = 40;
     r[1] = r[0];
     r[1].flags = 0;
+    /* One sampled domain in one cycle: the experiment's energy figures are
+     * then only as good as sampled. */
+    r[1].provenance = k == 2 ? JOULE_PROV_SAMPLED : JOULE_PROV_MEASURED;
     r[1].energy_j = energy * 0.75;
     snprintf(r[1].note, sizeof(r[1].note), "a note, with \"quotes\"");
     struct joule_store_domain d[] = {{"prefill", &r[0]}, {"decode", &r[1]}};
@@ -144,14 +148,20 @@ static void test_write_and_query(void)
     CHECK(joule_table_is_number(t, 0, col(t, "id")));
     CHECK_NEAR(joule_table_number(t, 0, col(t, "energy_total_j")), 110.0, 1e-9);
     CHECK_NEAR(joule_table_number(t, 0, col(t, "tokens_per_joule")), 2.0, 1e-12);
+    CHECK_STR(joule_table_text(t, 0, col(t, "energy_provenance")), "sampled");
     const char *created = joule_table_text(t, 0, col(t, "created"));
     CHECK(strlen(created) == 20 && created[10] == 'T' && created[19] == 'Z');
     joule_table_free(t);
 
     /* SUMMARY: energy 100, 110, 120: mean 110, s 10, ci 4.302653 * 10 / sqrt 3 */
     CHECK(joule_store_query(s, JOULE_QUERY_SUMMARY, id, &t) == JOULE_OK);
-    CHECK(joule_table_cols(t) == 8);
+    CHECK(joule_table_cols(t) == 9);
     CHECK_STR(joule_table_col_name(t, 0), "metric");
+    /* Energy figures carry the weakest provenance summed; others none. */
+    CHECK_STR(joule_table_text(t, row_of(t, "energy_total_j"), col(t, "provenance")), "sampled");
+    CHECK_STR(joule_table_text(t, row_of(t, "tokens_per_joule"), col(t, "provenance")),
+              "sampled");
+    CHECK_STR(joule_table_text(t, row_of(t, "duration_s"), col(t, "provenance")), "");
     CHECK_NEAR(cell(t, "energy_total_j", "mean"), 110.0, 1e-9);
     CHECK_NEAR(cell(t, "energy_total_j", "std"), 10.0, 1e-9);
     CHECK_NEAR(cell(t, "energy_total_j", "ci95"), 24.841377, 1e-5);
@@ -217,7 +227,7 @@ static void test_write_and_query(void)
     CHECK(joule_table_rows(t) == 1);
     static const char *const seed[] = {
         "experiment_id", "name", "model", "precision", "backend", "dataset", "batch_size",
-        "cycles", "energy_total_J", "energy_J_per_ex", "tokens_total", "tpj", "latency_s",
+        "cycles", "energy_provenance", "energy_total_J", "energy_J_per_ex", "tokens_total", "tpj", "latency_s",
         "E_run_J", "T_in", "T_out", "EPT_in_J_per_tok", "EPT_out_J_per_tok",
         "EPT_total_J_per_tok"};
     for (size_t i = 0; i < sizeof(seed) / sizeof(seed[0]); i++)
@@ -234,7 +244,8 @@ static void test_write_and_query(void)
     CHECK_NEAR(joule_table_number(t, 0, col(t, "energy_total_j_std")), 10, 1e-9);
     CHECK_NEAR(joule_table_number(t, 0, col(t, "energy_total_j_ci95")), 24.841377, 1e-5);
     CHECK_STR(joule_table_text(t, 0, col(t, "precision")), "q4_0");
-    CHECK(joule_table_cols(t) == 19 + 3 * 10);
+    CHECK(joule_table_cols(t) == 20 + 3 * 10);
+    CHECK_STR(joule_table_text(t, 0, col(t, "energy_provenance")), "sampled");
     joule_table_free(t);
 
     /* INFO */
