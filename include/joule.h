@@ -240,6 +240,14 @@ JOULE_API uint64_t joule_meter_timeline_count(const struct joule_meter *m, uint6
  * measure: it is disk I/O. */
 JOULE_API enum joule_status joule_meter_write_timeline(struct joule_meter *m, const char *path);
 
+/* The timeline samples taken at t >= t_from (seconds since the meter
+ * opened), oldest first, as rows of 1 + *n_domains doubles: t, then the
+ * power of each domain in joule_meter_domain_info order (NAN when it has
+ * none).  *rows is NULL when there are none; free it with joule_free. */
+JOULE_API enum joule_status joule_meter_timeline_copy(struct joule_meter *m, double t_from,
+                                                      double **rows, uint64_t *n_rows,
+                                                      uint32_t *n_domains);
+
 
 /* ---------------------------------------------------------------------------
  * Model files (GGUF).
@@ -502,6 +510,10 @@ struct joule_request {
                                 none and chat_template is NULL) */
     const char *chat_template; /* override the family ("chatml", ...), or NULL */
     const char *system;      /* system message with chat, or NULL */
+    const int32_t *tokens;   /* a prompt already tokenized (copied at submit): used
+                                instead of prompt, chat and system when n_tokens > 0,
+                                so tokenizing can happen before a measured window */
+    size_t n_tokens;
     int32_t max_tokens;      /* output tokens at most (>= 1); default 128 */
     int ignore_eos;          /* non-zero: go on past end-of-generation tokens */
     const char *stop[JOULE_MAX_STOP]; /* stop strings (NULL-terminated list), copied */

@@ -39,6 +39,8 @@ int cmd_devices(int argc, char **argv, struct cli *cli);
 int cmd_model(int argc, char **argv, struct cli *cli);
 int cmd_quantize(int argc, char **argv, struct cli *cli);
 int cmd_generate(int argc, char **argv, struct cli *cli);
+int cmd_run(int argc, char **argv, struct cli *cli);
+int cmd_sweep(int argc, char **argv, struct cli *cli);
 
 /* --- options (args.c) ----------------------------------------------------- */
 
@@ -82,6 +84,10 @@ void cli_print_reading_csv(FILE *f, const struct joule_reading *r, bool header);
 /* A JSON string of the bytes s[0 .. n): invalid UTF-8 (text of models with
  * random weights, byte tokens) becomes U+FFFD instead of failing. */
 json_t *cli_json_text(const char *s, size_t n);
+
+/* A table from the results store: aligned text, CSV (RFC 4180) or JSON (an
+ * array of objects, missing cells null). */
+void cli_print_table(FILE *f, const struct joule_table *t, enum cli_format fmt);
 
 /* Dump a JSON value to stdout with a newline; frees it. */
 void cli_print_json(json_t *j);
