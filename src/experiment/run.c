@@ -155,17 +155,67 @@ static void cache_dir(char *out, size_t size)
     joule_fmt(out, size, "%s/.cache/joule", h && *h ? h : ".");
 }
 
+/* A model given as "synth:SHAPE[:TYPE]": a random-weight model of a
+ * built-in shape (joule model synth), made once into the cache.  *path gets
+ * its file. */
+static enum joule_status synth_model(struct run *r, const char *spec, char *path, size_t size)
+{
+    char shape[64] = "", type[16] = "q8_0";
+    const char *s = spec + 6, *colon = strchr(s, ':');
+    joule_fmt(shape, sizeof(shape), "%.*s", (int)(colon ? colon - s : (long)strlen(s)), s);
+    if (colon)
+        joule_strlcpy(type, colon + 1, sizeof(type));
+    struct joule_synth_params p = joule_synth_default_params();
+    if (joule_synth_shape(shape, &p) != JOULE_OK) {
+        char names[512] = "";
+        for (size_t i = 0; joule_synth_shape_name(i); i++) {
+            size_t len = strlen(names);
+            joule_fmt(names + len, sizeof(names) - len, "%s%s", i ? ", " : "",
+                      joule_synth_shape_name(i));
+        }
+        joule_fmt(r->err, r->err_size, "model %s: unknown shape '%s' (shapes: %s)", spec, shape,
+                  names);
+        return JOULE_ERR_NOT_FOUND;
+    }
+    p.type = type;
+    p.seed = 0;
+    char dir[3072];
+    cache_dir(dir, sizeof(dir));
+    joule_fmt(path, size, "%s/models/synth-%s-%s.gguf", dir, shape, type);
+    struct stat sb;
+    if (stat(path, &sb) == 0 && sb.st_size > 0)
+        return JOULE_OK;
+    char sub[3200];
+    joule_fmt(sub, sizeof(sub), "%s/models", dir);
+    enum joule_status st = joule_mkdirs(sub, r->err, r->err_size);
+    if (st != JOULE_OK)
+        return st;
+    progress(r, "synthesize", 0, 0, 0, spec);
+    p.n_threads = (uint32_t)(r->c->threads > 0 ? r->c->threads : 2);
+    char err[512];
+    if ((st = joule_model_synth(&p, path, err, sizeof(err))) != JOULE_OK)
+        joule_fmt(r->err, r->err_size, "model %s: %s", spec, err);
+    return st;
+}
+
 /* The file to measure: the config's model, or a copy quantized to
  * c->precision (made once, then reused from the cache; keyed by the source
  * file's digest so an edited source is never served stale). */
 static enum joule_status model_file(struct run *r, char *path, size_t size, char digest[65])
 {
     const struct joule_config *c = r->c;
-    enum joule_status st = joule_sha256_file(c->model, digest, r->err, r->err_size);
-    if (st != JOULE_OK)
+    char source[4096];
+    enum joule_status st;
+    if (strncmp(c->model, "synth:", 6) == 0) {
+        if ((st = synth_model(r, c->model, source, sizeof(source))) != JOULE_OK)
+            return st;
+    } else {
+        joule_strlcpy(source, c->model, sizeof(source));
+    }
+    if ((st = joule_sha256_file(source, digest, r->err, r->err_size)) != JOULE_OK)
         return st;
     if (!c->precision || strcmp(c->precision, "file") == 0) {
-        joule_strlcpy(path, c->model, size);
+        joule_strlcpy(path, source, size);
         return JOULE_OK;
     }
     char dir[3072];
@@ -179,8 +229,8 @@ static enum joule_status model_file(struct run *r, char *path, size_t size, char
     if ((st = joule_mkdirs(sub, r->err, r->err_size)) != JOULE_OK)
         return st;
     progress(r, "quantize", 0, 0, 0, c->precision);
-    st = joule_model_quantize(c->model, path, c->precision, (uint32_t)(c->threads > 0 ? c->threads : 0),
-                              r->err, r->err_size);
+    st = joule_model_quantize(source, path, c->precision,
+                              (uint32_t)(c->threads > 0 ? c->threads : 0), r->err, r->err_size);
     if (st != JOULE_OK)
         return st;
     return joule_sha256_file(path, digest, r->err, r->err_size);
