@@ -25,8 +25,10 @@ $(BUILD)/CMakeCache.txt:
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
+# A random-weight model of llama2.c's stories15M shape (synthesized once,
+# cached under ~/.cache/joule) through the quick-test preset.
 run: build
-	$(BUILD)/joule measure --idle 2 --workload cpu --duration 5
+	$(BUILD)/joule run --preset quick-test -m synth:stories15m:q8_0
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

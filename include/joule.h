@@ -240,6 +240,14 @@ JOULE_API uint64_t joule_meter_timeline_count(const struct joule_meter *m, uint6
  * measure: it is disk I/O. */
 JOULE_API enum joule_status joule_meter_write_timeline(struct joule_meter *m, const char *path);
 
+/* The timeline samples taken at t >= t_from (seconds since the meter
+ * opened), oldest first, as rows of 1 + *n_domains doubles: t, then the
+ * power of each domain in joule_meter_domain_info order (NAN when it has
+ * none).  *rows is NULL when there are none; free it with joule_free. */
+JOULE_API enum joule_status joule_meter_timeline_copy(struct joule_meter *m, double t_from,
+                                                      double **rows, uint64_t *n_rows,
+                                                      uint32_t *n_domains);
+
 
 /* ---------------------------------------------------------------------------
  * Model files (GGUF).
@@ -502,6 +510,10 @@ struct joule_request {
                                 none and chat_template is NULL) */
     const char *chat_template; /* override the family ("chatml", ...), or NULL */
     const char *system;      /* system message with chat, or NULL */
+    const int32_t *tokens;   /* a prompt already tokenized (copied at submit): used
+                                instead of prompt, chat and system when n_tokens > 0,
+                                so tokenizing can happen before a measured window */
+    size_t n_tokens;
     int32_t max_tokens;      /* output tokens at most (>= 1); default 128 */
     int ignore_eos;          /* non-zero: go on past end-of-generation tokens */
     const char *stop[JOULE_MAX_STOP]; /* stop strings (NULL-terminated list), copied */
@@ -611,6 +623,134 @@ JOULE_API double joule_engine_now(const struct joule_engine *e);
 JOULE_API void joule_free(void *p);
 
 /* ---------------------------------------------------------------------------
+ * Experiment configs: YAML files, presets, overrides.  See docs/config.md
+ * for every key.  Precedence: CLI flags > config file > preset > defaults.
+ * Keys are dotted paths: "batch_size", "decoding.temperature",
+ * "dataset.name", "protocol.cycles".
+ */
+
+struct joule_config;
+
+/* A config holding the defaults. */
+JOULE_API enum joule_status joule_config_new(struct joule_config **out);
+JOULE_API void joule_config_free(struct joule_config *c);
+JOULE_API enum joule_status joule_config_copy(const struct joule_config *c,
+                                              struct joule_config **out);
+
+/* Resets c to the defaults, applies the preset (the argument, else the
+ * file's `preset:` key, else none), then every key of the YAML file at path
+ * (NULL: the preset alone).  Strict: an unknown key or a bad value gives
+ * JOULE_ERR_FORMAT and "FILE:LINE:COLUMN: what is wrong (allowed: ...)"
+ * with "did you mean ...?" for near misses; JOULE_ERR_IO when the file cannot
+ * be read; JOULE_ERR_NOT_FOUND for an unknown preset. */
+JOULE_API enum joule_status joule_config_load(struct joule_config *c, const char *path,
+                                              const char *preset, char *err, size_t err_size);
+
+/* As joule_config_load, from len bytes of YAML text; name is used in
+ * messages in place of the file name. */
+JOULE_API enum joule_status joule_config_parse(struct joule_config *c, const char *name,
+                                               const char *text, size_t len,
+                                               const char *preset, char *err,
+                                               size_t err_size);
+
+/* Sets one key from its text form, with the validation of the file
+ * ("batch_size", "8").  JOULE_ERR_NOT_FOUND (unknown key, with "did you
+ * mean"), JOULE_ERR_INVALID (bad value, with the allowed values). */
+JOULE_API enum joule_status joule_config_set(struct joule_config *c, const char *key,
+                                             const char *value, char *err, size_t err_size);
+
+/* The text form of key's value into buf[size] ("" for an unset string).
+ * JOULE_ERR_NOT_FOUND for an unknown key. */
+JOULE_API enum joule_status joule_config_get(const struct joule_config *c, const char *key,
+                                             char *buf, size_t size);
+
+/* Checks that need several keys (a model is given, the dataset is set, the
+ * context holds max_input_tokens + max_output_tokens ...). */
+JOULE_API enum joule_status joule_config_validate(const struct joule_config *c, char *err,
+                                                  size_t err_size);
+
+/* Every key in canonical YAML (with a comment per key when with_comments),
+ * NUL-terminated, into *out (free with joule_free).  Loading it gives the
+ * same config: it is what results store and what the config hash covers. */
+JOULE_API enum joule_status joule_config_to_yaml(const struct joule_config *c,
+                                                 int with_comments, char **out);
+
+/* The keys, for help texts and docs. */
+struct joule_config_key {
+    const char *key;     /* "decoding.temperature" */
+    const char *type;    /* "int", "number", "string", "bool", "enum", "list" */
+    const char *allowed; /* "1..1024", "f32|f16|...", "" */
+    const char *def;     /* default, text form */
+    const char *help;    /* one line */
+};
+
+/* Key i (0, 1, ...), NULL past the last. */
+JOULE_API const struct joule_config_key *joule_config_key_at(size_t i);
+
+/* Preset i (0, 1, ...) and its one-line summary; NULL past the last. */
+JOULE_API const char *joule_preset_name(size_t i, const char **summary);
+
+/* ---------------------------------------------------------------------------
+ * Datasets: the prompts of an experiment.  Built-in sets written by the
+ * project, or files (JSONL, JSON, CSV, TXT) in the formats users have.  See
+ * docs/cli/joule-datasets.md.
+ */
+
+struct joule_dataset;
+
+/* One prompt.  Strings are owned by the dataset; absent ones are NULL. */
+struct joule_sample {
+    const char *id;          /* the record's id field, or "LINE" / "INDEX" */
+    const char *prompt;      /* the text given to the model (fields assembled
+                                as the format says) */
+    const char *input;       /* the raw input without any instruction (the
+                                document, the question), for prompt templates */
+    const char *reference;   /* the expected output (summary, answer), or NULL */
+    const char *answer;      /* the short answer to score (gsm8k's "####" part,
+                                MMLU's letter), or NULL */
+    const char *system;      /* a system message (ShareGPT), or NULL */
+    const char *const *choices; /* multiple choice options, or NULL */
+    int32_t n_choices;
+    int32_t correct;         /* index of the right choice, -1 when none */
+    uint32_t line;           /* 1-based line (record index for JSON arrays) in the
+                                file; 0 for built-ins */
+};
+
+struct joule_dataset_params {
+    const char *source;  /* a built-in name ("summaries") or a file path */
+    const char *format;  /* NULL or "auto" (from the file name and the fields),
+                            "prompt", "doc-ref", "alpaca", "dolly", "gsm8k",
+                            "mmlu", "sharegpt", "txt" */
+    int32_t sample_size; /* 0: all */
+    int shuffle;         /* non-zero: seeded shuffle before sampling */
+    uint64_t seed;
+    int skip_bad;        /* non-zero: skip malformed records and count them */
+};
+
+/* Defaults: no source, format auto, all samples, no shuffle, seed 42. */
+JOULE_API struct joule_dataset_params joule_dataset_default_params(void);
+
+/* Loads the dataset.  A malformed record: JOULE_ERR_FORMAT with
+ * "FILE:LINE: what is wrong (expected ...)" unless skip_bad; JOULE_ERR_IO;
+ * JOULE_ERR_NOT_FOUND for a name that is neither built-in nor a file (the
+ * message lists the built-ins); JOULE_ERR_INVALID for an empty result. */
+JOULE_API enum joule_status joule_dataset_load(const struct joule_dataset_params *p,
+                                               struct joule_dataset **out, char *err,
+                                               size_t err_size);
+JOULE_API void joule_dataset_free(struct joule_dataset *d);
+JOULE_API size_t joule_dataset_count(const struct joule_dataset *d);
+JOULE_API const struct joule_sample *joule_dataset_get(const struct joule_dataset *d, size_t i);
+/* Records skipped as malformed (skip_bad). */
+JOULE_API size_t joule_dataset_skipped(const struct joule_dataset *d);
+/* The format used ("alpaca"), and the source as given. */
+JOULE_API const char *joule_dataset_format(const struct joule_dataset *d);
+JOULE_API const char *joule_dataset_source(const struct joule_dataset *d);
+
+/* Built-in dataset i (0, 1, ...) and its one-line summary; NULL past the
+ * last. */
+JOULE_API const char *joule_dataset_builtin(size_t i, const char **summary);
+
+/* ---------------------------------------------------------------------------
  * Tables: what queries of the results store return, for printing as text,
  * CSV or JSON.  Cells are numbers or text; a missing value is an empty
  * text cell (JSON null).
@@ -669,6 +809,42 @@ JOULE_API enum joule_status joule_store_compare(struct joule_store *s, int64_t a
 /* Deletes experiment id and all its rows.  JOULE_ERR_NOT_FOUND. */
 JOULE_API enum joule_status joule_store_remove(struct joule_store *s, int64_t id);
 
+/* ---------------------------------------------------------------------------
+ * Experiments: the measurement protocol of docs/methodology.md run on a
+ * config, its results written to a store.
+ */
+
+/* What an experiment is doing, for progress displays. */
+struct joule_progress {
+    const char *stage;   /* "load", "quantize", "tokenize", "idle", "warmup",
+                            "cycle", "cooldown", "done" */
+    int32_t cycle;       /* 1-based cycle, 0 outside cycles */
+    int32_t n_cycles;
+    int64_t done;        /* requests done in this stage */
+    int64_t total;       /* requests in this stage (0: not counted) */
+    double elapsed_s;    /* since the experiment started */
+    const char *message; /* "", or a note worth showing ("window too short") */
+};
+
+struct joule_run_options {
+    int64_t resume_id;   /* > 0: continue this experiment's missing cycles */
+    int fresh;           /* non-zero: never resume an incomplete experiment
+                            with the same config */
+    /* Set to non-zero (from a signal handler) to stop: the current window
+     * closes, completed cycles stay, the experiment becomes "interrupted". */
+    volatile int *stop;
+    void (*on_progress)(void *user, const struct joule_progress *p);
+    void *user;
+};
+
+/* Runs the experiment c into s; *id gets its id as soon as it exists (also
+ * on failure and interruption, so the caller can print the resume command;
+ * 0 when none was created).  JOULE_OK also for an interrupted run: read its
+ * status with JOULE_QUERY_INFO.  Errors carry their message in err. */
+JOULE_API enum joule_status joule_experiment_run(const struct joule_config *c,
+                                                 struct joule_store *s,
+                                                 const struct joule_run_options *o,
+                                                 int64_t *id, char *err, size_t err_size);
 
 #ifdef __cplusplus
 }

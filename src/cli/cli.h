@@ -40,6 +40,8 @@ int cmd_model(int argc, char **argv, struct cli *cli);
 int cmd_quantize(int argc, char **argv, struct cli *cli);
 int cmd_generate(int argc, char **argv, struct cli *cli);
 int cmd_results(int argc, char **argv, struct cli *cli);
+int cmd_run(int argc, char **argv, struct cli *cli);
+int cmd_sweep(int argc, char **argv, struct cli *cli);
 
 /* --- options (args.c) ----------------------------------------------------- */
 

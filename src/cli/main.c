@@ -15,6 +15,8 @@ static const struct cli_command commands[] = {
     {"quantize", cmd_quantize, "re-encode a GGUF model as another type"},
     {"generate", cmd_generate, "generate text with the built-in engine, with accounting"},
     {"results", cmd_results, "stored experiments: list, show, export, compare, rm"},
+    {"run", cmd_run, "a measured experiment: configs, presets, datasets, cycles"},
+    {"sweep", cmd_sweep, "one experiment per point of a grid of config values"},
 };
 
 static void print_help(void)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum joule_status joule_read_all(const char *path, size_t max_bytes, char **out, size_t *len,
@@ -91,4 +92,29 @@ enum joule_status joule_write_atomic(const char *path,
     }
     free(tmp);
     return s;
+}
+
+enum joule_status joule_mkdirs(const char *path, char *err, size_t err_size)
+{
+    char buf[4096];
+    if (joule_strlcpy(buf, path, sizeof(buf)) >= sizeof(buf)) {
+        joule_fmt(err, err_size, "%s: path too long", path);
+        return JOULE_ERR_IO;
+    }
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        struct stat st;
+        if (mkdir(buf, 0777) != 0 && (errno != EEXIST || stat(buf, &st) != 0 ||
+                                      !S_ISDIR(st.st_mode))) {
+            joule_fmt(err, err_size, "%s: cannot create folder: %s", buf,
+                      errno == EEXIST ? "a file is in the way" : strerror(errno));
+            return JOULE_ERR_IO;
+        }
+        *p = c;
+        if (c == '\0')
+            return JOULE_OK;
+    }
 }

@@ -20,4 +20,8 @@ enum joule_status joule_write_atomic(const char *path,
                                      enum joule_status (*write)(FILE *f, void *ctx), void *ctx,
                                      char *err, size_t err_size);
 
+/* Creates the folder path and its missing parents (mode 0777 & ~umask), as
+ * `mkdir -p` does.  JOULE_ERR_IO with the reason in err. */
+enum joule_status joule_mkdirs(const char *path, char *err, size_t err_size);
+
 #endif /* JOULE_FILEIO_H */

@@ -409,7 +409,12 @@ static enum joule_status prompt_text(const struct joule_engine *e, const struct 
 static enum joule_status check_request(const struct joule_request *r, char *err,
                                        size_t err_size)
 {
-    if (!r->prompt || r->prompt_len == 0) {
+    if (r->n_tokens > 0) {
+        if (!r->tokens) {
+            joule_fmt(err, err_size, "n_tokens is %zu but tokens is NULL", r->n_tokens);
+            return JOULE_ERR_INVALID;
+        }
+    } else if (!r->prompt || r->prompt_len == 0) {
         joule_fmt(err, err_size, "the prompt is empty");
         return JOULE_ERR_INVALID;
     }
@@ -435,6 +440,30 @@ static enum joule_status copy_stops(struct req *q, const struct joule_request *r
         memcpy(q->stop[q->n_stop++], r->stop[i], n + 1);
         q->max_stop = n > q->max_stop ? n : q->max_stop;
     }
+    return JOULE_OK;
+}
+
+static enum joule_status copy_prompt_tokens(struct joule_engine *e, struct req *q,
+                                            const int32_t *ids, size_t n, char *err,
+                                            size_t err_size)
+{
+    if (n > (size_t)e->p.n_ctx) {
+        joule_fmt(err, err_size,
+                  "the prompt is %zu tokens, more than the context of %d positions "
+                  "(open the engine with a larger n_ctx)",
+                  n, e->p.n_ctx);
+        return JOULE_ERR_INVALID;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= e->m->hp.n_vocab) {
+            joule_fmt(err, err_size, "prompt token %zu is id %d, outside the vocabulary (0..%d)",
+                      i, ids[i], e->m->hp.n_vocab - 1);
+            return JOULE_ERR_INVALID;
+        }
+    if (!(q->prompt = malloc(n * sizeof(int32_t))))
+        return JOULE_ERR_NOMEM;
+    memcpy(q->prompt, ids, n * sizeof(int32_t));
+    q->n_prompt = (int32_t)n;
     return JOULE_OK;
 }
 
@@ -491,9 +520,12 @@ enum joule_status joule_engine_submit(struct joule_engine *e, const struct joule
     q->slot = -1;
     q->t_prefill_begin = NAN;
     q->t_first = NAN;
-    if ((st = copy_stops(q, r, err, err_size)) == JOULE_OK &&
-        (st = prompt_text(e, r, &text, &len, err, err_size)) == JOULE_OK)
-        st = tokenize_prompt(e, q, text, len, err, err_size);
+    if ((st = copy_stops(q, r, err, err_size)) == JOULE_OK) {
+        if (r->n_tokens > 0)
+            st = copy_prompt_tokens(e, q, r->tokens, r->n_tokens, err, err_size);
+        else if ((st = prompt_text(e, r, &text, &len, err, err_size)) == JOULE_OK)
+            st = tokenize_prompt(e, q, text, len, err, err_size);
+    }
     free(text);
     if (st == JOULE_OK) {
         struct joule_sampler_params sp = {

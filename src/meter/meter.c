@@ -1005,6 +1005,50 @@ static enum joule_status write_timeline_csv(FILE *f, void *ctx)
     return ferror(f) ? JOULE_ERR_IO : JOULE_OK;
 }
 
+/* Copies the held rows with t >= t_from into c->rows (oldest first) under the
+ * lock, so the sampler never waits on the caller's disk or arithmetic.
+ * Returns the rows there were to copy (c->n is 0 when the allocation
+ * failed). */
+static uint64_t timeline_copy_from(struct joule_meter *m, double t_from,
+                                   struct timeline_copy *c)
+{
+    pthread_mutex_lock(&m->lock);
+    uint64_t cap = m->p.timeline_max;
+    uint64_t held = m->tl_next < cap ? m->tl_next : cap;
+    size_t row_len = 1 + m->n_dom;
+    uint64_t start = m->tl_next - held; /* oldest row still held */
+    uint64_t skip = 0;
+    while (skip < held && m->tl[((start + skip) % cap) * row_len] < t_from)
+        skip++;
+    uint64_t n = held - skip;
+    c->n_dom = m->n_dom;
+    for (uint32_t i = 0; i < m->n_dom; i++)
+        joule_strlcpy(c->names[i], m->dom[i].def.info.name, JOULE_NAME_MAX);
+    c->rows = n ? joule_calloc((size_t)n * row_len, sizeof(double)) : NULL;
+    if (n && c->rows)
+        for (uint64_t r = 0; r < n; r++)
+            memcpy(c->rows + r * row_len, m->tl + ((start + skip + r) % cap) * row_len,
+                   row_len * sizeof(double));
+    c->n = c->rows ? n : 0;
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}
+
+enum joule_status joule_meter_timeline_copy(struct joule_meter *m, double t_from, double **rows,
+                                            uint64_t *n_rows, uint32_t *n_domains)
+{
+    if (!m || !rows || !n_rows || !n_domains)
+        return JOULE_ERR_INVALID;
+    struct timeline_copy c = {0};
+    uint64_t n = timeline_copy_from(m, t_from, &c);
+    *rows = c.rows;
+    *n_rows = c.n;
+    *n_domains = c.n_dom;
+    if (n && !c.rows)
+        return fail(m, JOULE_ERR_NOMEM, "no memory to copy the timeline");
+    return JOULE_OK;
+}
+
 enum joule_status joule_meter_write_timeline(struct joule_meter *m, const char *path)
 {
     if (!m || !path)
@@ -1012,23 +1056,7 @@ enum joule_status joule_meter_write_timeline(struct joule_meter *m, const char *
     struct timeline_copy *c = calloc(1, sizeof(*c));
     if (!c)
         return fail(m, JOULE_ERR_NOMEM, "no memory to copy the timeline");
-    /* Copy under the lock, write without it: the sampler never waits on disk. */
-    pthread_mutex_lock(&m->lock);
-    uint64_t cap = m->p.timeline_max;
-    uint64_t n = m->tl_next < cap ? m->tl_next : cap;
-    size_t row_len = 1 + m->n_dom;
-    c->n_dom = m->n_dom;
-    for (uint32_t i = 0; i < m->n_dom; i++)
-        joule_strlcpy(c->names[i], m->dom[i].def.info.name, JOULE_NAME_MAX);
-    c->rows = n ? joule_calloc((size_t)n * row_len, sizeof(double)) : NULL;
-    if (n && c->rows) {
-        uint64_t start = m->tl_next - n; /* oldest row still held */
-        for (uint64_t r = 0; r < n; r++)
-            memcpy(c->rows + r * row_len, m->tl + ((start + r) % cap) * row_len,
-                   row_len * sizeof(double));
-    }
-    c->n = c->rows ? n : 0;
-    pthread_mutex_unlock(&m->lock);
+    uint64_t n = timeline_copy_from(m, -INFINITY, c);
     enum joule_status s;
     if (n && !c->rows) {
         s = fail(m, JOULE_ERR_NOMEM, "no memory to copy the timeline");

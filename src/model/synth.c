@@ -30,6 +30,8 @@ struct shape {
 
 /* From the published config.json of each model (docs/cli/joule-model.md). */
 static const struct shape shapes[] = {
+    /* llama2.c's stories15M: small enough for a demo run in seconds. */
+    {"stories15m", "llama", 288, 6, 6, 6, 768, 32000, 256, 10000.0, 1e-5, 1, "spm", NULL},
     {"smollm-135m", "llama", 576, 30, 9, 3, 1536, 49152, 2048, 10000.0, 1e-5, 1, "bpe",
      "smollm"},
     {"tinyllama-1.1b", "llama", 2048, 22, 32, 4, 5632, 32000, 2048, 10000.0, 1e-5, 0, "spm",

@@ -6,7 +6,7 @@ J=$1
 . "$(dirname "$0")/lib.sh"
 
 expect_exit 0 "synth --list-shapes" -- "$J" model synth --list-shapes
-for s in smollm-135m tinyllama-1.1b llama-3.2-1b qwen2-1.5b phi-3-mini qwen2.5-7b mistral-7b \
+for s in stories15m smollm-135m tinyllama-1.1b llama-3.2-1b qwen2-1.5b phi-3-mini qwen2.5-7b mistral-7b \
          llama-3-8b; do
     expect_in "$TMP/out" "$s" "shape $s listed"
 done

@@ -1,6 +1,7 @@
 /* test_common.c - checked sizes, bounded strings, file helpers, status strings. */
 #include "alloc.h"
 #include "fileio.h"
+#include "sha256.h"
 #include "joule_int.h"
 #include "test.h"
 
@@ -77,8 +78,49 @@ static void test_files(void)
     CHECK(strstr(err, "/nonexistent/file: ") == err);
 }
 
+/* FIPS 180-2 appendix B vectors, plus lengths around the padding edge fed in
+ * uneven pieces against the same text fed at once. */
+static void test_sha256(void)
+{
+    struct joule_sha256 s;
+    char hex[65];
+    joule_sha256_init(&s);
+    joule_sha256_hex(&s, hex);
+    CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    joule_sha256_init(&s);
+    joule_sha256_update(&s, "abc", 3);
+    joule_sha256_hex(&s, hex);
+    CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    joule_sha256_init(&s);
+    joule_sha256_update(&s, two, strlen(two));
+    joule_sha256_hex(&s, hex);
+    CHECK_STR(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    char a[1000];
+    memset(a, 'a', sizeof(a));
+    joule_sha256_init(&s);
+    for (int i = 0; i < 1000; i++)
+        joule_sha256_update(&s, a, sizeof(a));
+    joule_sha256_hex(&s, hex);
+    CHECK_STR(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    for (size_t len = 50; len < 140; len++) {
+        char once[65], pieces[65];
+        joule_sha256_init(&s);
+        joule_sha256_update(&s, a, len);
+        joule_sha256_hex(&s, once);
+        joule_sha256_init(&s);
+        for (size_t i = 0; i < len; i += 7)
+            joule_sha256_update(&s, a + i, len - i < 7 ? len - i : 7);
+        joule_sha256_hex(&s, pieces);
+        CHECK_STR(once, pieces);
+    }
+    char err[256];
+    CHECK(joule_sha256_file("/nonexistent/x", hex, err, sizeof(err)) == JOULE_ERR_IO);
+}
+
 int main(void)
 {
+    RUN(test_sha256);
     RUN(test_sizes);
     RUN(test_strings);
     RUN(test_files);

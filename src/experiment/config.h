@@ -1,0 +1,65 @@
+/*
+ * config.h - the experiment config as the runner reads it.  The public API
+ * (joule_config_* in joule.h) is the only way to change it; this struct is
+ * the typed view for src/experiment and src/backend.
+ */
+#ifndef JOULE_CONFIG_H
+#define JOULE_CONFIG_H
+
+#include "joule.h"
+
+#include <stdint.h>
+
+struct joule_config_decoding {
+    double temperature;       /* 0: greedy */
+    double top_p;             /* 1: off */
+    int32_t top_k;            /* 0: off */
+    double min_p;             /* 0: off */
+    double repetition_penalty; /* 1: off */
+    uint64_t seed;
+    int ignore_eos;           /* 1: always generate max_output_tokens */
+};
+
+struct joule_config_dataset {
+    char *name;               /* built-in name or file path */
+    char *format;             /* "auto", "prompt", "doc-ref", "alpaca", ... */
+    int32_t sample_size;      /* 0: all */
+    int shuffle;
+    uint64_t seed;
+    int skip_bad;
+};
+
+struct joule_config_protocol {
+    int32_t warmup_runs;      /* unmeasured runs of one batch before the cycles */
+    double min_window_s;      /* a cycle shorter than this repeats its workload */
+    int32_t cycles;           /* 1..10 */
+    double cooldown_s;        /* pause between cycles */
+    double idle_s;            /* idle baseline before the experiment; 0: none */
+    int32_t meter_interval_ms;
+    char *meter_sources;      /* "auto" or a list for joule_meter_params.sources */
+};
+
+struct joule_config_outputs {
+    char *db;                 /* NULL: $JOULE_DB or joule-results/joule.db */
+    int timeline;             /* store the power timeline */
+    int save_text;            /* store each request's generated text */
+};
+
+struct joule_config {
+    char *name;               /* experiment name; NULL: derived */
+    char *preset;             /* the preset applied, or NULL */
+    char *model;              /* GGUF file */
+    char *backend;            /* "builtin" */
+    char *precision;          /* "file" (as stored) or a type to quantize to on load */
+    int32_t batch_size;
+    int32_t threads;          /* 0: physical cores */
+    int32_t max_input_tokens; /* longer prompts are cut to their first tokens */
+    int32_t max_output_tokens;
+    char *gpus;               /* "0,1", or NULL for all */
+    struct joule_config_decoding decoding;
+    struct joule_config_dataset dataset;
+    struct joule_config_protocol protocol;
+    struct joule_config_outputs outputs;
+};
+
+#endif /* JOULE_CONFIG_H */
