@@ -830,6 +830,11 @@ struct joule_run_options {
     int64_t resume_id;   /* > 0: continue this experiment's missing cycles */
     int fresh;           /* non-zero: never resume an incomplete experiment
                             with the same config */
+    /* Non-zero: when a completed experiment has the same config and the same
+     * model file (SHA-256), return its id and measure nothing (sweeps re-run
+     * after an interruption); *reused, when given, is set to 1 then. */
+    int skip_completed;
+    int *reused;
     /* Set to non-zero (from a signal handler) to stop: the current window
      * closes, completed cycles stay, the experiment becomes "interrupted". */
     volatile int *stop;

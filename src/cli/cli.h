@@ -42,6 +42,9 @@ int cmd_generate(int argc, char **argv, struct cli *cli);
 int cmd_results(int argc, char **argv, struct cli *cli);
 int cmd_run(int argc, char **argv, struct cli *cli);
 int cmd_sweep(int argc, char **argv, struct cli *cli);
+int cmd_config(int argc, char **argv, struct cli *cli);
+int cmd_presets(int argc, char **argv, struct cli *cli);
+int cmd_datasets(int argc, char **argv, struct cli *cli);
 
 /* --- options (args.c) ----------------------------------------------------- */
 

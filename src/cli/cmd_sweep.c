@@ -29,7 +29,8 @@ static const char *const usage[] = {
     "  --dry-run              write the expanded configs and run nothing",
     "  --out-dir DIR          where --dry-run writes point-NNN.yaml (default sweep/)",
     "  --db PATH              results database",
-    "  --fresh                never resume unfinished runs of a point's config",
+    "  --fresh                measure every point anew (by default a point measured",
+    "                         before is reused and an unfinished one resumed)",
     "  --json, --csv          print the table for machines",
     "  --quiet                no progress",
     "",
@@ -512,7 +513,11 @@ int cmd_sweep(int argc, char **argv, struct cli *cli)
         char label[400];
         point_label(&o, p, label, sizeof(label));
         struct sweep_progress sp = {cli->progress, k + 1, n, label};
-        struct joule_run_options ro = {.fresh = o.fresh, .stop = &g_stop,
+        /* A point measured before (same config, same model file) is reused:
+         * re-running a sweep after an interruption measures only the rest. */
+        int reused = 0;
+        struct joule_run_options ro = {.fresh = o.fresh, .skip_completed = !o.fresh,
+                                       .reused = &reused, .stop = &g_stop,
                                        .on_progress = on_progress, .user = &sp};
         rows[k].point = p;
         enum joule_status st = joule_experiment_run(cfg[p], s, &ro, &rows[k].id, err,
@@ -525,8 +530,8 @@ int cmd_sweep(int argc, char **argv, struct cli *cli)
             fprintf(stderr, "joule sweep: point %s: %s\n", label, err);
             rc = CLI_RUNTIME;
         } else if (!cli->quiet) {
-            fprintf(stderr, "joule sweep: point %zu/%zu %s: experiment %lld\n", k + 1, n, label,
-                    (long long)rows[k].id);
+            fprintf(stderr, "joule sweep: point %zu/%zu %s: experiment %lld%s\n", k + 1, n,
+                    label, (long long)rows[k].id, reused ? " (measured before, reused)" : "");
         }
         fill_row(s, &rows[k]);
         done = k + 1;

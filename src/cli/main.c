@@ -17,6 +17,9 @@ static const struct cli_command commands[] = {
     {"results", cmd_results, "stored experiments: list, show, export, compare, rm"},
     {"run", cmd_run, "a measured experiment: configs, presets, datasets, cycles"},
     {"sweep", cmd_sweep, "one experiment per point of a grid of config values"},
+    {"config", cmd_config, "experiment configs: validate, show, new, keys"},
+    {"presets", cmd_presets, "the presets of joule run and what they set"},
+    {"datasets", cmd_datasets, "built-in datasets, and the samples a run takes from one"},
 };
 
 static void print_help(void)

@@ -731,9 +731,32 @@ enum joule_status joule_experiment_run(const struct joule_config *c, struct joul
     char path[4096], digest[65], hash[65];
     char exp_flags[256] = "";
 
+    /* The canonical config and its hash come first: they find an earlier
+     * experiment of the same config, to resume or to reuse. */
+    if ((st = joule_config_to_yaml(c, 0, &yaml)) != JOULE_OK)
+        goto out;
+    sha256_text(yaml, hash);
     progress(&r, "load", 0, 0, 0, NULL);
     if ((st = model_file(&r, path, sizeof(path), digest)) != JOULE_OK)
         goto out;
+    if (o && o->skip_completed && !o->fresh && o->resume_id <= 0) {
+        int64_t done_id = 0;
+        if ((st = joule_store_find_completed(s, hash, digest, &done_id)) != JOULE_OK) {
+            joule_fmt(err, err_size, "%s", joule_store_errmsg(s));
+            goto out;
+        }
+        if (done_id > 0) {
+            char msg[96];
+            joule_fmt(msg, sizeof(msg), "already measured as experiment %lld",
+                      (long long)done_id);
+            progress(&r, "done", 0, 0, 0, msg);
+            if (id_out)
+                *id_out = done_id;
+            if (o->reused)
+                *o->reused = 1;
+            goto out;
+        }
+    }
     struct joule_model_info mi;
     if ((st = joule_model_inspect(path, &mi, err, err_size)) != JOULE_OK)
         goto out;
@@ -778,10 +801,6 @@ enum joule_status joule_experiment_run(const struct joule_config *c, struct joul
     }
     for (size_t i = 0; i < r.n_prompts; i++)
         r.sample_ids[i] = joule_dataset_get(ds, i)->id;
-
-    if ((st = joule_config_to_yaml(c, 0, &yaml)) != JOULE_OK)
-        goto out;
-    sha256_text(yaml, hash);
 
     struct joule_meter_params mp = joule_meter_default_params();
     mp.sources = c->protocol.meter_sources;

@@ -520,25 +520,44 @@ enum joule_status joule_store_timeline_add(struct joule_store *s, int64_t id,
     return end(s, r);
 }
 
-enum joule_status joule_store_find_incomplete(struct joule_store *s, const char *config_hash,
-                                              int64_t *id)
+/* The newest experiment id of a query with text parameters a and b (b may be
+ * NULL: not bound); *id = 0 when none. */
+static enum joule_status find_one(struct joule_store *s, const char *sql, const char *a,
+                                  const char *b, int64_t *id)
 {
     *id = 0;
     sqlite3_stmt *st = NULL;
-    enum joule_status r = prepare(s,
-                                  "SELECT id FROM experiments WHERE config_hash = ? AND status"
-                                  " IN ('running', 'interrupted') ORDER BY id DESC LIMIT 1",
-                                  &st);
+    enum joule_status r = prepare(s, sql, &st);
     if (r != JOULE_OK)
         return r;
-    bind_text(st, 1, config_hash ? config_hash : "");
+    bind_text(st, 1, a ? a : "");
+    if (b)
+        bind_text(st, 2, b);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *id = sqlite3_column_int64(st, 0);
     else if (rc != SQLITE_DONE)
-        r = joule_store_fail(s, "looking for an incomplete experiment");
+        r = joule_store_fail(s, "looking for an experiment of the same config");
     sqlite3_finalize(st);
     return r;
+}
+
+enum joule_status joule_store_find_incomplete(struct joule_store *s, const char *config_hash,
+                                              int64_t *id)
+{
+    return find_one(s,
+                    "SELECT id FROM experiments WHERE config_hash = ? AND status"
+                    " IN ('running', 'interrupted') ORDER BY id DESC LIMIT 1",
+                    config_hash, NULL, id);
+}
+
+enum joule_status joule_store_find_completed(struct joule_store *s, const char *config_hash,
+                                             const char *model_digest, int64_t *id)
+{
+    return find_one(s,
+                    "SELECT id FROM experiments WHERE config_hash = ? AND model_digest = ?"
+                    " AND status = 'completed' ORDER BY id DESC LIMIT 1",
+                    config_hash, model_digest ? model_digest : "", id);
 }
 
 enum joule_status joule_store_experiment_get(struct joule_store *s, int64_t id,

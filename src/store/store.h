@@ -106,6 +106,11 @@ enum joule_status joule_store_timeline_add(struct joule_store *s, int64_t id,
 enum joule_status joule_store_find_incomplete(struct joule_store *s, const char *config_hash,
                                               int64_t *id);
 
+/* The newest completed experiment whose config_hash and model_digest
+ * match; *id = 0 when none. */
+enum joule_status joule_store_find_completed(struct joule_store *s, const char *config_hash,
+                                             const char *model_digest, int64_t *id);
+
 /* The config YAML of experiment id (free with joule_free), the cycle
  * numbers already stored (done[cycle] = 1 for cycle < n), and status.
  * JOULE_ERR_NOT_FOUND. */

@@ -155,6 +155,15 @@ expect_exit 0 "sweep" -- "$J" sweep "$TMP/exp.yaml" --vary batch_size=1,2 \
 expect_in "$TMP/err" "order shuffled (seed 7)" "sweep: order printed"
 rows=$(grep -c completed "$TMP/out")
 [ "$rows" -eq 4 ] && ok || bad "sweep: $rows completed rows, expected 4"
+# The same sweep again measures nothing: every point is reused.
+"$J" results list --csv | grep -c completed >"$TMP/n_before"
+expect_exit 0 "sweep again" -- "$J" sweep "$TMP/exp.yaml" --vary batch_size=1,2 \
+    --vary max_output_tokens=3,4 --set protocol.cycles=1 --set protocol.meter_sources=fake:$TMP/meter.txt \
+    --set protocol.idle_s=0.1 --set protocol.min_window_s=0 --seed 7 --csv
+reused=$(grep -c "measured before, reused" "$TMP/err")
+[ "$reused" -eq 4 ] && ok || bad "sweep again: $reused points reused, expected 4"
+"$J" results list --csv | grep -c completed >"$TMP/n_after"
+cmp -s "$TMP/n_before" "$TMP/n_after" && ok || bad "sweep again: new experiments were made"
 expect_exit 2 "sweep bad key" -- "$J" sweep "$TMP/exp.yaml" --vary batchsize=1,2
 expect_in "$TMP/err" "batch_size" "sweep bad key: did you mean"
 expect_exit 2 "sweep without --vary" -- "$J" sweep "$TMP/exp.yaml"
