@@ -757,7 +757,7 @@ static enum joule_status add_record(struct loader *L, json_t *o, uint32_t line,
         d->n--;
         return record_bad(L, line, index, why);
     }
-    char num[16];
+    char num[24];
     joule_fmt(num, sizeof(num), "%u", (unsigned)(index ? index : line));
     s->id = arena_strdup(d, id ? id : num);
     if (!s->id)
@@ -914,7 +914,7 @@ static enum joule_status load_txt(struct loader *L, const char *buf, size_t len)
         if (is_blank(cur, n))
             continue;
         struct joule_sample *s = sample_push(L->d);
-        char num[16];
+        char num[24];
         joule_fmt(num, sizeof(num), "%u", (unsigned)line);
         if (!s || !(s->prompt = arena_strndup(L->d, cur, n)) ||
             !(s->id = arena_strdup(L->d, num))) {
@@ -1456,7 +1456,7 @@ static enum joule_status load_source(struct loader *L, const char *source)
         }
         /* Built-ins have no lines: ids count from 1 in their written order. */
         for (size_t k = 0; k < d->n; k++) {
-            char num[16];
+            char num[24];
             joule_fmt(num, sizeof(num), "%zu", k + 1);
             if (!(d->samples[k].id = arena_strdup(d, num))) {
                 joule_fmt(L->err, L->err_size, "%s: out of memory", source);

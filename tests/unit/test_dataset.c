@@ -35,7 +35,7 @@ static enum joule_status load(const char *source, const char *format, int skip_b
 static void check_error(const char *name, const char *format, int line, const char *tail)
 {
     struct joule_dataset *d = NULL;
-    char err[512], want[1024];
+    char err[512], want[1200];
     const char *path = fixture(name);
     char path_copy[1024];
     snprintf(path_copy, sizeof(path_copy), "%s", path);
@@ -535,7 +535,7 @@ static void test_builtins(void)
         int ok = 1;
         for (size_t k = 0; k < count; k++) {
             const struct joule_sample *s = joule_dataset_get(d, k);
-            char id[16];
+            char id[24];
             snprintf(id, sizeof(id), "%zu", k + 1);
             if (!s->prompt || !s->prompt[0] || !s->input || !s->input[0] ||
                 strcmp(s->id, id) != 0 || s->line != 0 || s->choices)
