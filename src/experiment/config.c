@@ -206,6 +206,10 @@ static const char *nearest(const char *word, const char *const *cand, size_t n)
     limit = limit < 2 ? 2 : limit > 3 ? 3 : limit;
     for (size_t i = 0; i < n; i++) {
         size_t d = distance(word, cand[i]);
+        /* A word the candidate starts with ("quick" of "quick-test") is a
+         * near miss whatever the length of the rest. */
+        if (strlen(word) >= 3 && strncasecmp(cand[i], word, strlen(word)) == 0 && d > 1)
+            d = 1;
         const char *dot = strrchr(cand[i], '.');
         if (dot && !strchr(word, '.')) {
             size_t d2 = distance(word, dot + 1);

@@ -23,6 +23,7 @@
 #include "sha256.h"
 #include "store.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,6 +212,16 @@ static enum joule_status model_file(struct run *r, char *path, size_t size, char
             return st;
     } else {
         joule_strlcpy(source, c->model, sizeof(source));
+        /* A model path that does not exist is the user's input, not a
+         * failure of the machine: say so plainly (exit 2 in the CLI). */
+        struct stat sb;
+        if (stat(source, &sb) != 0 && errno == ENOENT) {
+            joule_fmt(r->err, r->err_size,
+                      "%s: no such model file (a GGUF file, or synth:SHAPE for a "
+                      "random-weight model, see `joule model synth --help`)",
+                      source);
+            return JOULE_ERR_NOT_FOUND;
+        }
     }
     if ((st = joule_sha256_file(source, digest, r->err, r->err_size)) != JOULE_OK)
         return st;

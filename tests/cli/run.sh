@@ -39,9 +39,12 @@ for k in ("energy_total_J", "EPT_in_J_per_tok", "EPT_out_J_per_tok", "EPT_total_
           "T_in", "T_out", "tpj", "E_run_J", "energy_J_per_ex", "latency_s"):
     assert k in r and r[k] is not None, k
 assert r["experiment_id"] == 2, r
-e = r["energy_total_J"]
-assert abs(r["tpj"] - r["T_out"] / e) < 1e-6 * r["tpj"], r
-assert abs(r["EPT_total_J_per_tok"] - e / (r["T_in"] + r["T_out"])) < 1e-6 * e, r
+# The seed columns are means over cycles of per-cycle figures (each cycle's
+# own ratios are checked exactly in test_experiment).
+assert r["tpj"] == r["tokens_per_joule_mean"], r
+assert r["EPT_total_J_per_tok"] == r["ept_total_j_per_tok_mean"], r
+assert r["energy_total_J"] == r["energy_total_j_mean"] > 0, r
+assert r["T_in"] + r["T_out"] == r["tokens_total"], r
 assert r["EPT_in_J_per_tok"] != r["EPT_out_J_per_tok"], r
 PY
 

@@ -201,7 +201,8 @@ static void test_protocol(void)
          * bound, and average power is the script's. */
         CHECK(fabs(cyc(t, i, "energy_net_j")) <= cyc(t, i, "energy_net_bound_j") + 1e-9);
         CHECK_NEAR(cyc(t, i, "power_avg_w"), WATTS, 0.5);
-        CHECK_NEAR(cyc(t, i, "power_median_w"), WATTS, 1e-9);
+        /* Samples are counter differences over ~5 ms with 1 ms updates. */
+        CHECK_NEAR(cyc(t, i, "power_median_w"), WATTS, 0.5);
         CHECK(cyc(t, i, "flops") > 0);
         CHECK(cyc(t, i, "latency_p90_s") >= cyc(t, i, "latency_median_s"));
     }
@@ -252,8 +253,10 @@ static void test_min_window(void)
     struct joule_table *t = NULL;
     CHECK(joule_store_query(s, JOULE_QUERY_CYCLES, id, &t) == JOULE_OK);
     if (t && joule_table_rows(t) == 1) {
+        /* Passes repeat until the window reaches 0.6 s (a slow build may
+         * fill it with one pass), and every figure is per pass. */
         double k = cyc(t, 0, "repeats");
-        CHECK(k >= 2);
+        CHECK(k >= 1);
         CHECK(cyc(t, 0, "duration_s") * k >= 0.6);
         CHECK_NEAR(cyc(t, 0, "requests"), 5, 0);
         CHECK_NEAR(cyc(t, 0, "tokens_in"), expected_tokens_in(), 1e-9);
