@@ -61,8 +61,8 @@ static const struct {
 /* The prompt templates, in one place so the docs can quote them exactly. */
 #define DS_DOCREF_HEAD "Summarize the following text.\n\n"
 #define DS_DOCREF_TAIL "\n\nSummary:"
-#define DS_GSM8K_HEAD                                                                   \
-    "Solve the problem step by step, then give the final answer after \"####\".\n\n"   \
+#define DS_GSM8K_HEAD                                                                              \
+    "Solve the problem step by step, then give the final answer after \"####\".\n\n"               \
     "Question: "
 #define DS_QUESTION_HEAD "Answer with a single word or number.\n\nQuestion: "
 
@@ -86,8 +86,8 @@ struct joule_dataset {
     struct joule_sample *samples;
     size_t n, cap;
     size_t skipped;
-    const char *format;  /* static name */
-    const char *source;  /* in the arena */
+    const char *format; /* static name */
+    const char *source; /* in the arena */
     struct ds_chunk *chunks;
 };
 
@@ -245,8 +245,7 @@ static enum joule_status fill_docref(struct joule_dataset *d, struct joule_sampl
 
 /* input may be NULL or empty; output may be NULL (no reference). */
 static enum joule_status fill_alpaca(struct joule_dataset *d, struct joule_sample *s,
-                                     const char *instruction, const char *input,
-                                     const char *output)
+                                     const char *instruction, const char *input, const char *output)
 {
     bool has_input = input && input[0];
     if (has_input)
@@ -287,8 +286,7 @@ static enum joule_status fill_gsm8k(struct joule_dataset *d, struct joule_sample
     for (const char *p = strstr(answer, "####"); p; p = strstr(p + 1, "####"))
         mark = p;
     if (!mark) {
-        joule_fmt(why, why_size,
-                  "answer has no \"####\" (expected a solution ending \"#### N\")");
+        joule_fmt(why, why_size, "answer has no \"####\" (expected a solution ending \"#### N\")");
         return JOULE_ERR_FORMAT;
     }
     /* Skip a run of '#' so "#####" does not leave a stray mark behind. */
@@ -307,8 +305,8 @@ static enum joule_status fill_gsm8k(struct joule_dataset *d, struct joule_sample
     while (*start == ' ' || *start == '\t' || *start == '\n' || *start == '\r')
         start++;
     size_t len = strlen(start);
-    while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t' ||
-                       start[len - 1] == '\n' || start[len - 1] == '\r'))
+    while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t' || start[len - 1] == '\n' ||
+                       start[len - 1] == '\r'))
         start[--len] = '\0';
     if (len == 0) {
         joule_fmt(why, why_size, "nothing after \"####\" in answer (expected \"#### N\")");
@@ -328,7 +326,7 @@ static enum joule_status fill_gsm8k(struct joule_dataset *d, struct joule_sample
 struct loader {
     struct joule_dataset *d;
     const struct joule_dataset_params *p;
-    enum ds_format fmt;   /* DS_AUTO until the first usable record decides */
+    enum ds_format fmt; /* DS_AUTO until the first usable record decides */
     const char *path;
     char *err;
     size_t err_size;
@@ -354,14 +352,22 @@ static enum joule_status record_bad(struct loader *L, uint32_t line, uint32_t in
 static const char *json_kind(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
-    case JSON_TRUE: return "true";
-    case JSON_FALSE: return "false";
-    case JSON_NULL: return "null";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+        return "true";
+    case JSON_FALSE:
+        return "false";
+    case JSON_NULL:
+        return "null";
     }
     return "a value";
 }
@@ -379,8 +385,7 @@ static enum joule_status get_text(struct loader *L, json_t *o, const char *key, 
     json_t *v = json_object_get(o, key);
     if (!v || (json_is_null(v) && !(flags & F_REQUIRED))) {
         if (flags & F_REQUIRED) {
-            joule_fmt(why, why_size, "missing field \"%s\" (%s)", key,
-                      ds_formats[L->fmt].needs);
+            joule_fmt(why, why_size, "missing field \"%s\" (%s)", key, ds_formats[L->fmt].needs);
             return JOULE_ERR_FORMAT;
         }
         return JOULE_OK;
@@ -435,8 +440,8 @@ static enum ds_format detect_format(json_t *o)
 #undef HAS
 }
 
-static enum joule_status conv_prompt(struct loader *L, json_t *o, struct joule_sample *s,
-                                     char *why, size_t wn)
+static enum joule_status conv_prompt(struct loader *L, json_t *o, struct joule_sample *s, char *why,
+                                     size_t wn)
 {
     struct joule_dataset *d = L->d;
     const char *prompt, *input, *ref = NULL, *answer, *system;
@@ -466,8 +471,8 @@ static enum joule_status conv_prompt(struct loader *L, json_t *o, struct joule_s
     return JOULE_OK;
 }
 
-static enum joule_status conv_docref(struct loader *L, json_t *o, struct joule_sample *s,
-                                     char *why, size_t wn)
+static enum joule_status conv_docref(struct loader *L, json_t *o, struct joule_sample *s, char *why,
+                                     size_t wn)
 {
     const char *doc, *ref;
     enum joule_status st;
@@ -477,8 +482,8 @@ static enum joule_status conv_docref(struct loader *L, json_t *o, struct joule_s
     return fill_docref(L->d, s, doc, ref);
 }
 
-static enum joule_status conv_alpaca(struct loader *L, json_t *o, struct joule_sample *s,
-                                     char *why, size_t wn)
+static enum joule_status conv_alpaca(struct loader *L, json_t *o, struct joule_sample *s, char *why,
+                                     size_t wn)
 {
     const char *instruction, *input, *output;
     enum joule_status st;
@@ -490,8 +495,8 @@ static enum joule_status conv_alpaca(struct loader *L, json_t *o, struct joule_s
     return fill_alpaca(L->d, s, instruction, input, output);
 }
 
-static enum joule_status conv_dolly(struct loader *L, json_t *o, struct joule_sample *s,
-                                    char *why, size_t wn)
+static enum joule_status conv_dolly(struct loader *L, json_t *o, struct joule_sample *s, char *why,
+                                    size_t wn)
 {
     const char *instruction, *context, *response;
     enum joule_status st;
@@ -503,8 +508,8 @@ static enum joule_status conv_dolly(struct loader *L, json_t *o, struct joule_sa
     return fill_dolly(L->d, s, instruction, context, response);
 }
 
-static enum joule_status conv_gsm8k(struct loader *L, json_t *o, struct joule_sample *s,
-                                    char *why, size_t wn)
+static enum joule_status conv_gsm8k(struct loader *L, json_t *o, struct joule_sample *s, char *why,
+                                    size_t wn)
 {
     const char *question, *answer;
     enum joule_status st;
@@ -518,14 +523,13 @@ static enum joule_status conv_gsm8k(struct loader *L, json_t *o, struct joule_sa
 /* Multiple choice: letters A, B, ... name the choices in the prompt. */
 #define DS_MAX_CHOICES 26
 
-static enum joule_status conv_mmlu(struct loader *L, json_t *o, struct joule_sample *s,
-                                   char *why, size_t wn)
+static enum joule_status conv_mmlu(struct loader *L, json_t *o, struct joule_sample *s, char *why,
+                                   size_t wn)
 {
     struct joule_dataset *d = L->d;
     const char *question;
     enum joule_status st;
-    if ((st = get_text(L, o, "question", F_REQUIRED | F_NONEMPTY, &question, why, wn)) !=
-        JOULE_OK)
+    if ((st = get_text(L, o, "question", F_REQUIRED | F_NONEMPTY, &question, why, wn)) != JOULE_OK)
         return st;
     json_t *choices = json_object_get(o, "choices");
     json_t *answer = json_object_get(o, "answer");
@@ -626,8 +630,8 @@ enum ds_speaker { SP_OTHER, SP_SYSTEM, SP_USER, SP_ASSISTANT };
 static enum ds_speaker speaker(const char *who)
 {
     static const char *const users[] = {"human", "user"};
-    static const char *const assistants[] = {"gpt", "assistant", "chatgpt", "model", "bard",
-                                             "bing"};
+    static const char *const assistants[] = {"gpt",   "assistant", "chatgpt",
+                                             "model", "bard",      "bing"};
     if (strcmp(who, "system") == 0)
         return SP_SYSTEM;
     for (size_t i = 0; i < JOULE_ARRAY_LEN(users); i++)
@@ -652,8 +656,7 @@ static enum joule_status conv_sharegpt(struct loader *L, json_t *o, struct joule
         turns = json_object_get(o, list);
     }
     if (!turns) {
-        joule_fmt(why, wn, "missing field \"conversations\" (%s)",
-                  ds_formats[DS_SHAREGPT].needs);
+        joule_fmt(why, wn, "missing field \"conversations\" (%s)", ds_formats[DS_SHAREGPT].needs);
         return JOULE_ERR_FORMAT;
     }
     if (!json_is_array(turns)) {
@@ -670,13 +673,12 @@ static enum joule_status conv_sharegpt(struct loader *L, json_t *o, struct joule
         const char *who, *text;
         char twhy[160];
         if (!json_is_object(t)) {
-            joule_fmt(why, wn, "turn %zu of \"%s\" is %s (expected an object with %s, %s)",
-                      i + 1, list, json_kind(t), who_key, text_key);
+            joule_fmt(why, wn, "turn %zu of \"%s\" is %s (expected an object with %s, %s)", i + 1,
+                      list, json_kind(t), who_key, text_key);
             return JOULE_ERR_FORMAT;
         }
         if ((st = get_text(L, t, who_key, F_REQUIRED, &who, twhy, sizeof(twhy))) != JOULE_OK ||
-            (st = get_text(L, t, text_key, F_REQUIRED, &text, twhy, sizeof(twhy))) !=
-                JOULE_OK) {
+            (st = get_text(L, t, text_key, F_REQUIRED, &text, twhy, sizeof(twhy))) != JOULE_OK) {
             if (st == JOULE_ERR_FORMAT)
                 joule_fmt(why, wn, "turn %zu of \"%s\": %s", i + 1, list, twhy);
             return st;
@@ -709,8 +711,7 @@ static enum joule_status conv_sharegpt(struct loader *L, json_t *o, struct joule
 
 /* A record of a JSON or CSV file.  line: where its message points; index:
  * non-zero for JSON array elements (their sample line and default id). */
-static enum joule_status add_record(struct loader *L, json_t *o, uint32_t line,
-                                    uint32_t index)
+static enum joule_status add_record(struct loader *L, json_t *o, uint32_t line, uint32_t index)
 {
     char why[256];
     if (!json_is_object(o)) {
@@ -735,13 +736,27 @@ static enum joule_status add_record(struct loader *L, json_t *o, uint32_t line,
         goto nomem;
     enum joule_status st;
     switch (L->fmt) {
-    case DS_PROMPT: st = conv_prompt(L, o, s, why, sizeof(why)); break;
-    case DS_DOCREF: st = conv_docref(L, o, s, why, sizeof(why)); break;
-    case DS_ALPACA: st = conv_alpaca(L, o, s, why, sizeof(why)); break;
-    case DS_DOLLY: st = conv_dolly(L, o, s, why, sizeof(why)); break;
-    case DS_GSM8K: st = conv_gsm8k(L, o, s, why, sizeof(why)); break;
-    case DS_MMLU: st = conv_mmlu(L, o, s, why, sizeof(why)); break;
-    case DS_SHAREGPT: st = conv_sharegpt(L, o, s, why, sizeof(why)); break;
+    case DS_PROMPT:
+        st = conv_prompt(L, o, s, why, sizeof(why));
+        break;
+    case DS_DOCREF:
+        st = conv_docref(L, o, s, why, sizeof(why));
+        break;
+    case DS_ALPACA:
+        st = conv_alpaca(L, o, s, why, sizeof(why));
+        break;
+    case DS_DOLLY:
+        st = conv_dolly(L, o, s, why, sizeof(why));
+        break;
+    case DS_GSM8K:
+        st = conv_gsm8k(L, o, s, why, sizeof(why));
+        break;
+    case DS_MMLU:
+        st = conv_mmlu(L, o, s, why, sizeof(why));
+        break;
+    case DS_SHAREGPT:
+        st = conv_sharegpt(L, o, s, why, sizeof(why));
+        break;
     default:
         joule_fmt(why, sizeof(why), "format %s takes no fields", ds_formats[L->fmt].name);
         st = JOULE_ERR_FORMAT;
@@ -804,8 +819,7 @@ static enum joule_status load_jsonl(struct loader *L, const char *buf, size_t le
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
         if (!is_blank(p, n)) {
-            enum joule_status st =
-                add_json_text(L, p, n, line, 0, "one JSON object per line");
+            enum joule_status st = add_json_text(L, p, n, line, 0, "one JSON object per line");
             if (st != JOULE_OK)
                 return st;
         }
@@ -933,7 +947,7 @@ struct csv_row {
     size_t len, cap;
     size_t *offs;
     size_t n, cap_offs;
-    uint32_t line;        /* where the row starts */
+    uint32_t line; /* where the row starts */
 };
 
 static bool csv_putc(struct csv_row *r, char c)
@@ -996,8 +1010,10 @@ static enum csv_result csv_read_row(const char **pp, const char *end, uint32_t *
             for (;;) {
                 if (p >= end) {
                     *pp = end;
-                    joule_fmt(why, wn, "unterminated quoted field from line %u (expected a "
-                              "closing \")", (unsigned)qline);
+                    joule_fmt(why, wn,
+                              "unterminated quoted field from line %u (expected a "
+                              "closing \")",
+                              (unsigned)qline);
                     return CSV_BAD;
                 }
                 if (*p == '"') {
@@ -1023,7 +1039,8 @@ static enum csv_result csv_read_row(const char **pp, const char *end, uint32_t *
                 *pp = nl ? nl + 1 : end;
                 if (nl)
                     ++*line;
-                joule_fmt(why, wn, "text after a closing quote (expected , or the end of "
+                joule_fmt(why, wn,
+                          "text after a closing quote (expected , or the end of "
                           "the line)");
                 return CSV_BAD;
             }
@@ -1107,10 +1124,11 @@ static json_t *csv_object(const struct csv_row *r, char **names, bool mmlu)
         char ans[64];
         joule_strlcpy(ans, csv_field(r, 5), sizeof(ans));
         lower_trim(ans); /* conv_mmlu takes either case */
-        int bad = !choices ||
-                  json_object_set_new_nocheck(o, "question", json_string_nocheck(csv_field(r, 0))) ||
-                  json_object_set_new_nocheck(o, "answer", json_string_nocheck(ans)) ||
-                  json_object_set_nocheck(o, "choices", choices);
+        int bad =
+            !choices ||
+            json_object_set_new_nocheck(o, "question", json_string_nocheck(csv_field(r, 0))) ||
+            json_object_set_new_nocheck(o, "answer", json_string_nocheck(ans)) ||
+            json_object_set_nocheck(o, "choices", choices);
         for (size_t i = 1; i <= 4 && !bad; i++)
             bad = json_array_append_new(choices, json_string_nocheck(csv_field(r, i)));
         json_decref(choices);
@@ -1180,12 +1198,10 @@ static enum joule_status load_csv(struct loader *L, const char *buf, size_t len)
             }
             if (st != JOULE_OK)
                 break;
-            bool named = row_has(names, n_names, "prompt") ||
-                         row_has(names, n_names, "text") ||
+            bool named = row_has(names, n_names, "prompt") || row_has(names, n_names, "text") ||
                          (row_has(names, n_names, "doc") && row_has(names, n_names, "ref")) ||
                          row_has(names, n_names, "instruction") ||
-                         (row_has(names, n_names, "question") &&
-                          row_has(names, n_names, "answer"));
+                         (row_has(names, n_names, "question") && row_has(names, n_names, "answer"));
             bool mmlu_ok = L->fmt == DS_AUTO || L->fmt == DS_MMLU;
             if (mmlu_ok && (mmlu_header(names, n_names) || (!named && r.n == 6))) {
                 mmlu = true;
@@ -1285,8 +1301,7 @@ static enum joule_status builtin_instructions(struct joule_dataset *d)
 {
     for (size_t i = 0; i < joule_ds_n_instructions; i++) {
         struct joule_sample *s = sample_push(d);
-        if (!s || fill_alpaca(d, s, joule_ds_instructions[i].a, joule_ds_instructions[i].b,
-                              NULL))
+        if (!s || fill_alpaca(d, s, joule_ds_instructions[i].a, joule_ds_instructions[i].b, NULL))
             return JOULE_ERR_NOMEM;
     }
     return JOULE_OK;
@@ -1298,12 +1313,12 @@ static const struct {
     enum ds_format fmt;
     enum joule_status (*load)(struct joule_dataset *d);
 } ds_builtins[] = {
-    {"summaries", "13 short documents to summarize, with reference summaries (doc-ref)",
-     DS_DOCREF, builtin_summaries},
-    {"questions", "32 short factual questions with one-word or number answers (prompt)",
-     DS_PROMPT, builtin_questions},
-    {"arithmetic", "64 generated arithmetic word problems with worked answers (gsm8k)",
-     DS_GSM8K, builtin_arithmetic},
+    {"summaries", "13 short documents to summarize, with reference summaries (doc-ref)", DS_DOCREF,
+     builtin_summaries},
+    {"questions", "32 short factual questions with one-word or number answers (prompt)", DS_PROMPT,
+     builtin_questions},
+    {"arithmetic", "64 generated arithmetic word problems with worked answers (gsm8k)", DS_GSM8K,
+     builtin_arithmetic},
     {"instructions", "26 open instructions, some with an input text (alpaca)", DS_ALPACA,
      builtin_instructions},
 };
@@ -1398,9 +1413,12 @@ static enum joule_status load_file(struct loader *L, const char *text, size_t le
         return JOULE_ERR_INVALID;
     }
     switch (c) {
-    case C_JSONL: return load_jsonl(L, text, len);
-    case C_JSON: return load_json(L, text, len);
-    default: return load_csv(L, text, len);
+    case C_JSONL:
+        return load_jsonl(L, text, len);
+    case C_JSON:
+        return load_json(L, text, len);
+    default:
+        return load_csv(L, text, len);
     }
 }
 
@@ -1477,8 +1495,7 @@ static enum joule_status load_source(struct loader *L, const char *source)
                 used = strlen(names);
             }
             joule_fmt(L->err, L->err_size,
-                      "unknown dataset '%s': not a file, and not a built-in (%s)", source,
-                      names);
+                      "unknown dataset '%s': not a file, and not a built-in (%s)", source, names);
             return JOULE_ERR_NOT_FOUND;
         }
         joule_fmt(L->err, L->err_size, "%s: %s", source, strerror(errno));
@@ -1528,8 +1545,8 @@ enum joule_status joule_dataset_load(const struct joule_dataset_params *p,
     st = load_source(&L, p->source);
     if (st == JOULE_OK && d->n == 0) {
         if (d->skipped)
-            joule_fmt(err, err_size, "%s: no samples (%zu malformed records skipped)",
-                      p->source, d->skipped);
+            joule_fmt(err, err_size, "%s: no samples (%zu malformed records skipped)", p->source,
+                      d->skipped);
         else
             joule_fmt(err, err_size, "%s: no samples", p->source);
         st = JOULE_ERR_INVALID;

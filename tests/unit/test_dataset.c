@@ -133,8 +133,7 @@ static void test_dolly_json(void)
     CHECK_STR(s->prompt, "Instruction: Who painted the ceiling described here?\n\nContext: "
                          "The ceiling, painted between 1508 and 1512, shows scenes from "
                          "Genesis.\n\nAnswer:");
-    CHECK_STR(s->input,
-              "The ceiling, painted between 1508 and 1512, shows scenes from Genesis.");
+    CHECK_STR(s->input, "The ceiling, painted between 1508 and 1512, shows scenes from Genesis.");
     CHECK_STR(s->reference, "The text does not say.");
     CHECK_STR(s->id, "1"); /* the record index */
     CHECK(s->line == 1);
@@ -293,8 +292,7 @@ static void test_txt(void)
     CHECK(d && joule_dataset_count(d) == 1);
     CHECK_STR(joule_dataset_format(d), "prompt");
     joule_dataset_free(d);
-    CHECK(load(fixture("prompts.txt"), "alpaca", 0, &d, err, sizeof(err)) ==
-          JOULE_ERR_INVALID);
+    CHECK(load(fixture("prompts.txt"), "alpaca", 0, &d, err, sizeof(err)) == JOULE_ERR_INVALID);
 }
 
 static void test_errors(void)
@@ -305,8 +303,7 @@ static void test_errors(void)
     check_error("bad_columns.csv", NULL, 3, "3 fields (expected 2, as in the header)");
     check_error("bad_quote.csv", NULL, 3,
                 "unterminated quoted field from line 3 (expected a closing \")");
-    check_error("bad_array.json", NULL, 3,
-                "record 2: record is a string (expected a JSON object)");
+    check_error("bad_array.json", NULL, 3, "record 2: record is a string (expected a JSON object)");
     check_error("unknown_fields.jsonl", NULL, 1,
                 "cannot tell the format from the fields (expected prompt or text, doc+ref, "
                 "instruction+output, instruction+response, question+answer, "
@@ -391,8 +388,8 @@ static void ids(const struct joule_dataset *d, char *out, size_t size)
     out[0] = '\0';
     size_t used = 0;
     for (size_t i = 0; i < joule_dataset_count(d); i++) {
-        int n = snprintf(out + used, size - used, "%s%s", i ? " " : "",
-                         joule_dataset_get(d, i)->id);
+        int n =
+            snprintf(out + used, size - used, "%s%s", i ? " " : "", joule_dataset_get(d, i)->id);
         if (n < 0 || (size_t)n >= size - used)
             break;
         used += (size_t)n;
@@ -558,8 +555,8 @@ static void test_builtins(void)
                 const struct joule_sample *s = joule_dataset_get(d, k);
                 if (!s->answer || !s->reference || strcmp(s->answer, s->reference) != 0 ||
                     strchr(s->answer, ' ') ||
-                    strncmp(s->prompt, "Answer with a single word or number.\n\nQuestion: ",
-                            48) != 0)
+                    strncmp(s->prompt, "Answer with a single word or number.\n\nQuestion: ", 48) !=
+                        0)
                     ok = 0;
             }
             CHECK(ok);
