@@ -189,6 +189,8 @@ class _Request(ctypes.Structure):
         ("chat", ctypes.c_int),
         ("chat_template", ctypes.c_char_p),
         ("system", ctypes.c_char_p),
+        ("tokens", ctypes.POINTER(ctypes.c_int32)),
+        ("n_tokens", ctypes.c_size_t),
         ("max_tokens", ctypes.c_int32),
         ("ignore_eos", ctypes.c_int),
         ("stop", ctypes.c_char_p * MAX_STOP),

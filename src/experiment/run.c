@@ -191,7 +191,9 @@ static enum joule_status synth_model(struct run *r, const char *spec, char *path
     enum joule_status st = joule_mkdirs(sub, r->err, r->err_size);
     if (st != JOULE_OK)
         return st;
-    progress(r, "synthesize", 0, 0, 0, spec);
+    char msg[3400];
+    joule_fmt(msg, sizeof(msg), "making the random-weight model %s once: %s", spec, path);
+    progress(r, "synthesize", 0, 0, 0, msg);
     p.n_threads = (uint32_t)(r->c->threads > 0 ? r->c->threads : 2);
     char err[512];
     if ((st = joule_model_synth(&p, path, err, sizeof(err))) != JOULE_OK)
@@ -239,7 +241,9 @@ static enum joule_status model_file(struct run *r, char *path, size_t size, char
     joule_fmt(sub, sizeof(sub), "%s/quantized", dir);
     if ((st = joule_mkdirs(sub, r->err, r->err_size)) != JOULE_OK)
         return st;
-    progress(r, "quantize", 0, 0, 0, c->precision);
+    char msg[4200];
+    joule_fmt(msg, sizeof(msg), "quantizing the model to %s once: %s", c->precision, path);
+    progress(r, "quantize", 0, 0, 0, msg);
     st = joule_model_quantize(source, path, c->precision,
                               (uint32_t)(c->threads > 0 ? c->threads : 0), r->err, r->err_size);
     if (st != JOULE_OK)
@@ -710,10 +714,17 @@ static enum joule_status open_experiment(struct run *r, const char *yaml, const 
     return st;
 }
 
-static const char *base_name(const char *path)
+/* The model as a name: the file's base name, or the shape of a synth:
+ * spec ("synth:stories15m:q8_0" -> "stories15m"; the precision follows it
+ * in the experiment's name anyway). */
+static const char *model_label(const char *model, char *buf, size_t size)
 {
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
+    if (strncmp(model, "synth:", 6) == 0) {
+        joule_fmt(buf, size, "%.*s", (int)strcspn(model + 6, ":"), model + 6);
+        return buf;
+    }
+    const char *s = strrchr(model, '/');
+    return s ? s + 1 : model;
 }
 
 enum joule_status joule_experiment_run(const struct joule_config *c, struct joule_store *s,
@@ -822,12 +833,12 @@ enum joule_status joule_experiment_run(const struct joule_config *c, struct joul
     }
     env = joule_env_json(r.info.name, r.info.isa, r.info.n_threads);
     meter_json = joule_env_meter_json(r.m);
-    char name[256], order[64] = "";
+    char name[256], label[64], order[64] = "";
     if (c->name && *c->name)
         joule_strlcpy(name, c->name, sizeof(name));
     else
-        joule_fmt(name, sizeof(name), "%s %s b%d", base_name(c->model), r.info.precision,
-                  c->batch_size);
+        joule_fmt(name, sizeof(name), "%s %s b%d",
+                  model_label(c->model, label, sizeof(label)), r.info.precision, c->batch_size);
     for (int32_t i = 0; i < c->protocol.cycles; i++) {
         size_t len = strlen(order);
         joule_fmt(order + len, sizeof(order) - len, "%s%d", i ? "," : "", i);

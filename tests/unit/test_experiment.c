@@ -200,9 +200,13 @@ static void test_protocol(void)
         /* The idle baseline ran at the same power: net is zero within the
          * bound, and average power is the script's. */
         CHECK(fabs(cyc(t, i, "energy_net_j")) <= cyc(t, i, "energy_net_bound_j") + 1e-9);
-        CHECK_NEAR(cyc(t, i, "power_avg_w"), WATTS, 0.5);
-        /* Samples are counter differences over ~5 ms with 1 ms updates. */
-        CHECK_NEAR(cyc(t, i, "power_median_w"), WATTS, 0.5);
+        /* Average power is the window's energy over its length: off by at
+         * most the counter's 1 ms update at each edge. */
+        const double win = cyc(t, i, "duration_s");
+        CHECK_NEAR(cyc(t, i, "power_avg_w"), WATTS, 2 * WATTS * 0.001 / win + 1e-6);
+        /* Samples are counter differences over ~5 ms with 1 ms updates:
+         * each may be off by a fifth, their median by much less. */
+        CHECK_NEAR(cyc(t, i, "power_median_w"), WATTS, 0.05 * WATTS);
         CHECK(cyc(t, i, "flops") > 0);
         CHECK(cyc(t, i, "latency_p90_s") >= cyc(t, i, "latency_median_s"));
     }
