@@ -29,8 +29,7 @@ static void check(const uint8_t *data, size_t size, const char *preset)
         char *a = NULL, *b = NULL;
         if (joule_config_to_yaml(c, 1, &a) != JOULE_OK)
             abort();
-        if (joule_config_parse(d, "again.yaml", a, strlen(a), NULL, err, sizeof(err)) !=
-            JOULE_OK)
+        if (joule_config_parse(d, "again.yaml", a, strlen(a), NULL, err, sizeof(err)) != JOULE_OK)
             abort(); /* its own output refused */
         if (joule_config_to_yaml(d, 1, &b) != JOULE_OK || strcmp(a, b) != 0)
             abort(); /* the round trip changed the config */

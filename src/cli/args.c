@@ -1,8 +1,10 @@
 /* args.c - option helpers shared by every command. */
+#define _POSIX_C_SOURCE 200809L /* sigaction */
 #include "cli.h"
 #include "joule_int.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -57,16 +59,14 @@ bool cli_parse_u32(const char *cmd, const char *opt, const char *v, unsigned min
     errno = 0;
     long long d = strtoll(v, &end, 10);
     if (!*v || *end || errno || d < (long long)min || d > (long long)max) {
-        cli_usage_error(cmd, "%s expects a whole number from %u to %u, got '%s'", opt, min, max,
-                        v);
+        cli_usage_error(cmd, "%s expects a whole number from %u to %u, got '%s'", opt, min, max, v);
         return false;
     }
     *out = (unsigned)d;
     return true;
 }
 
-int cli_meter_option(const char *cmd, int argc, char **argv, int *i,
-                     struct joule_meter_params *p)
+int cli_meter_option(const char *cmd, int argc, char **argv, int *i, struct joule_meter_params *p)
 {
     bool missing = false;
     const char *v;
@@ -108,4 +108,25 @@ struct joule_meter *cli_meter_open(const char *cmd, const struct joule_meter_par
         return NULL;
     }
     return m;
+}
+
+volatile int cli_stop;
+
+static void on_stop_signal(int sig)
+{
+    if (cli_stop) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    cli_stop = 1;
+}
+
+void cli_catch_stop(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }

@@ -73,6 +73,12 @@ int cli_meter_option(const char *cmd, int argc, char **argv, int *i,
 struct joule_meter *cli_meter_open(const char *cmd, const struct joule_meter_params *p,
                                    int *exit_code);
 
+/* Ctrl+C and SIGTERM set cli_stop (joule_run_options.stop: the window in
+ * flight closes and finished cycles stay); a second one ends the program
+ * at once, as the user means it. */
+extern volatile int cli_stop;
+void cli_catch_stop(void);
+
 /* --- output (output.c) ---------------------------------------------------- */
 
 /* JSON of a reading: every number with its provenance, NAN as null. */

@@ -78,8 +78,9 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct cfg_opts *o
 
 static int status_exit(enum joule_status st)
 {
-    return st == JOULE_OK ? CLI_OK : st == JOULE_ERR_IO || st == JOULE_ERR_NOMEM ? CLI_RUNTIME
-                                                                                 : CLI_USAGE;
+    return st == JOULE_OK                                ? CLI_OK
+           : st == JOULE_ERR_IO || st == JOULE_ERR_NOMEM ? CLI_RUNTIME
+                                                         : CLI_USAGE;
 }
 
 /* Defaults, preset, file, then every --set.  On failure the message is
@@ -172,9 +173,9 @@ static int config_keys(const struct cfg_opts *o)
     if (o->json) {
         json_t *a = json_array();
         for (size_t i = 0; (k = joule_config_key_at(i)); i++)
-            json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "key", k->key,
-                                               "type", k->type, "allowed", k->allowed,
-                                               "default", k->def, "help", k->help));
+            json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "key", k->key, "type",
+                                               k->type, "allowed", k->allowed, "default", k->def,
+                                               "help", k->help));
         cli_print_json(a);
         return CLI_OK;
     }
@@ -262,8 +263,8 @@ int cmd_presets(int argc, char **argv, struct cli *cli)
                 printf("    %-28s %s\n", k->key, a);
         }
         if (all)
-            json_array_append_new(all, json_pack("{s:s, s:s, s:o}", "name", name, "summary",
-                                                 summary, "sets", sets));
+            json_array_append_new(
+                all, json_pack("{s:s, s:s, s:o}", "name", name, "summary", summary, "sets", sets));
         joule_config_free(base);
         joule_config_free(c);
     }
@@ -374,11 +375,10 @@ static int datasets_show(int argc, char **argv, bool json)
             json_array_append_new(a, sample_json(joule_dataset_get(d, i)));
         cli_print_json(json_pack("{s:s, s:s, s:I, s:I, s:o}", "source", joule_dataset_source(d),
                                  "format", joule_dataset_format(d), "samples", (json_int_t)n,
-                                 "skipped", (json_int_t)joule_dataset_skipped(d), "sample",
-                                 a));
+                                 "skipped", (json_int_t)joule_dataset_skipped(d), "sample", a));
     } else {
-        printf("%s  format %s  %zu sample%s", joule_dataset_source(d), joule_dataset_format(d),
-               n, n == 1 ? "" : "s");
+        printf("%s  format %s  %zu sample%s", joule_dataset_source(d), joule_dataset_format(d), n,
+               n == 1 ? "" : "s");
         if (joule_dataset_skipped(d))
             printf("  (%zu malformed skipped)", joule_dataset_skipped(d));
         printf("\n");
@@ -437,8 +437,8 @@ int cmd_datasets(int argc, char **argv, struct cli *cli)
                                                (json_int_t)joule_dataset_count(d), "summary",
                                                summary));
         else
-            printf("%-14s %-8s %7zu  %s\n", name, joule_dataset_format(d),
-                   joule_dataset_count(d), summary);
+            printf("%-14s %-8s %7zu  %s\n", name, joule_dataset_format(d), joule_dataset_count(d),
+                   summary);
         joule_dataset_free(d);
     }
     if (a)

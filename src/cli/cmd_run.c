@@ -116,20 +116,6 @@ struct run_opts {
     enum cli_format format;
 };
 
-/* Set by SIGINT/SIGTERM; the runner polls it (joule_run_options.stop). */
-static volatile int g_stop;
-
-static void on_stop_signal(int sig)
-{
-    if (g_stop) {
-        /* A second Ctrl+C: the user means it. */
-        signal(sig, SIG_DFL);
-        raise(sig);
-        return;
-    }
-    g_stop = 1;
-}
-
 static int parse_args(int argc, char **argv, struct run_opts *o)
 {
     memset(o, 0, sizeof(*o));
@@ -236,8 +222,8 @@ static void run_opts_free(struct run_opts *o)
 /* --- progress ------------------------------------------------------------ */
 
 struct progress_state {
-    bool on;         /* a terminal, not --quiet */
-    bool dirty;      /* a progress line is on the screen */
+    bool on;    /* a terminal, not --quiet */
+    bool dirty; /* a progress line is on the screen */
     const char *last_stage;
 };
 
@@ -256,8 +242,7 @@ static void on_progress(void *user, const struct joule_progress *p)
     else if (strcmp(p->stage, "done") == 0)
         joule_fmt(line, sizeof(line), "done (%s)", p->message);
     else
-        joule_fmt(line, sizeof(line), "%s%s%s", p->stage, p->message[0] ? ": " : "",
-                  p->message);
+        joule_fmt(line, sizeof(line), "%s%s%s", p->stage, p->message[0] ? ": " : "", p->message);
     fprintf(stderr, "\r\033[K[%6.1f s] %s", p->elapsed_s, line);
     ps->dirty = true;
     if (strcmp(p->stage, "done") == 0) {
@@ -336,12 +321,10 @@ static void print_summary(struct joule_store *s, int64_t id)
     }
     const char *name = info_field(info, "name"), *status = info_field(info, "status");
     const char *flags = info_field(info, "flags");
-    printf("experiment %lld  %s  [%s]\n", (long long)id, name ? name : "",
-           status ? status : "?");
+    printf("experiment %lld  %s  [%s]\n", (long long)id, name ? name : "", status ? status : "?");
     long cm = col_of(sum, "metric"), cmean = col_of(sum, "mean"), cci = col_of(sum, "ci95"),
          ccv = col_of(sum, "cv"), cn = col_of(sum, "n");
-    printf("\n  %-30s %12s %10s %7s %3s  %s\n", "metric", "mean", "+-95% CI", "CV", "n",
-           "unit");
+    printf("\n  %-30s %12s %10s %7s %3s  %s\n", "metric", "mean", "+-95% CI", "CV", "n", "unit");
     for (size_t h = 0; cm >= 0 && h < JOULE_ARRAY_LEN(headline); h++)
         for (size_t i = 0; i < joule_table_rows(sum); i++) {
             if (strcmp(joule_table_text(sum, i, (size_t)cm), headline[h].metric) != 0)
@@ -461,7 +444,7 @@ static int run_one(const char *path, const struct run_opts *o, struct cli *cli)
     struct joule_run_options ro = {
         .resume_id = o->resume,
         .fresh = o->fresh,
-        .stop = &g_stop,
+        .stop = &cli_stop,
         .on_progress = on_progress,
         .user = &ps,
     };
@@ -481,12 +464,11 @@ static int run_one(const char *path, const struct run_opts *o, struct cli *cli)
                      st == JOULE_ERR_UNSUPPORTED
                  ? CLI_USAGE
                  : CLI_RUNTIME;
-    } else if (g_stop) {
+    } else if (cli_stop) {
         fprintf(stderr,
                 "joule run: interrupted; experiment %lld keeps its finished cycles.\n"
                 "Resume with: %s run --resume %lld%s%s\n",
-                (long long)id, cli->prog, (long long)id, o->db ? " --db " : "",
-                o->db ? o->db : "");
+                (long long)id, cli->prog, (long long)id, o->db ? " --db " : "", o->db ? o->db : "");
         rc = CLI_RUNTIME;
     }
     if (id && (st == JOULE_OK || rc == CLI_RUNTIME)) {
@@ -537,14 +519,10 @@ int cmd_run(int argc, char **argv, struct cli *cli)
         run_opts_free(&o);
         return rc;
     }
-    struct sigaction sa = {0};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_stop();
     size_t n = o.n_configs ? o.n_configs : 1;
     int worst = CLI_OK;
-    for (size_t i = 0; i < n && !g_stop; i++) {
+    for (size_t i = 0; i < n && !cli_stop; i++) {
         if (n > 1 && !cli->quiet)
             fprintf(stderr, "joule run: config %zu of %zu: %s\n", i + 1, n, o.configs[i]);
         rc = run_one(o.n_configs ? o.configs[i] : NULL, &o, cli);

@@ -44,7 +44,7 @@ static const char *const usage[] = {
 
 struct axis {
     const char *key;
-    char *values_buf;            /* the value list, split in place */
+    char *values_buf; /* the value list, split in place */
     const char *values[MAX_VALUES];
     size_t n;
 };
@@ -56,24 +56,12 @@ struct sweep_opts {
     const char *out_dir;
     struct axis axes[MAX_AXES];
     size_t n_axes;
-    const char **sets;           /* "KEY=VALUE" */
+    const char **sets; /* "KEY=VALUE" */
     size_t n_sets;
     uint64_t seed;
     bool in_order, dry_run, fresh;
     enum cli_format format;
 };
-
-static volatile int g_stop;
-
-static void on_stop_signal(int sig)
-{
-    if (g_stop) {
-        signal(sig, SIG_DFL);
-        raise(sig);
-        return;
-    }
-    g_stop = 1;
-}
 
 static int add_axis(struct sweep_opts *o, const char *spec)
 {
@@ -151,8 +139,9 @@ static int parse_args(int argc, char **argv, struct sweep_opts *o)
             if (!strchr(v, '=') || v[0] == '=')
                 return cli_usage_error("sweep", "--set wants KEY=VALUE, got '%s'", v);
             o->sets[o->n_sets++] = v;
-        } else if (!missing && ((v = cli_opt_value(argc, argv, &i, "--model", &missing)) ||
-                                (!missing && (v = cli_opt_value(argc, argv, &i, "-m", &missing))))) {
+        } else if (!missing &&
+                   ((v = cli_opt_value(argc, argv, &i, "--model", &missing)) ||
+                    (!missing && (v = cli_opt_value(argc, argv, &i, "-m", &missing))))) {
             char *kv = malloc(strlen(v) + 7);
             if (!kv)
                 return CLI_RUNTIME;
@@ -424,7 +413,7 @@ static void print_rows(const struct sweep_opts *o, const struct row *rows, size_
 
 struct sweep_progress {
     bool on;
-    size_t k, n;      /* point k of n */
+    size_t k, n; /* point k of n */
     const char *label;
 };
 
@@ -434,9 +423,8 @@ static void on_progress(void *user, const struct joule_progress *p)
     if (!sp->on)
         return;
     if (strcmp(p->stage, "cycle") == 0 && p->total > 0)
-        fprintf(stderr, "\r\033[K[point %zu/%zu %s] cycle %d/%d  %lld/%lld requests", sp->k,
-                sp->n, sp->label, p->cycle, p->n_cycles, (long long)p->done,
-                (long long)p->total);
+        fprintf(stderr, "\r\033[K[point %zu/%zu %s] cycle %d/%d  %lld/%lld requests", sp->k, sp->n,
+                sp->label, p->cycle, p->n_cycles, (long long)p->done, (long long)p->total);
     else
         fprintf(stderr, "\r\033[K[point %zu/%zu %s] %s", sp->k, sp->n, sp->label, p->stage);
     fflush(stderr);
@@ -502,13 +490,9 @@ int cmd_sweep(int argc, char **argv, struct cli *cli)
         rc = CLI_RUNTIME;
         goto out;
     }
-    struct sigaction sa = {0};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_stop();
     size_t done = 0;
-    for (size_t k = 0; k < n && !g_stop; k++) {
+    for (size_t k = 0; k < n && !cli_stop; k++) {
         size_t p = order[k];
         char label[400];
         point_label(&o, p, label, sizeof(label));
@@ -516,22 +500,27 @@ int cmd_sweep(int argc, char **argv, struct cli *cli)
         /* A point measured before (same config, same model file) is reused:
          * re-running a sweep after an interruption measures only the rest. */
         int reused = 0;
-        struct joule_run_options ro = {.fresh = o.fresh, .skip_completed = !o.fresh,
-                                       .reused = &reused, .stop = &g_stop,
-                                       .on_progress = on_progress, .user = &sp};
+        struct joule_run_options ro = {.fresh = o.fresh,
+                                       .skip_completed = !o.fresh,
+                                       .reused = &reused,
+                                       .stop = &cli_stop,
+                                       .on_progress = on_progress,
+                                       .user = &sp};
         rows[k].point = p;
-        enum joule_status st = joule_experiment_run(cfg[p], s, &ro, &rows[k].id, err,
-                                                    sizeof(err));
+        enum joule_status st = joule_experiment_run(cfg[p], s, &ro, &rows[k].id, err, sizeof(err));
         if (sp.on)
             fputs("\r\033[K", stderr);
-        joule_strlcpy(rows[k].status, st != JOULE_OK ? "failed" : g_stop ? "interrupted" : "completed",
+        joule_strlcpy(rows[k].status,
+                      st != JOULE_OK ? "failed"
+                      : cli_stop     ? "interrupted"
+                                     : "completed",
                       sizeof(rows[k].status));
         if (st != JOULE_OK) {
             fprintf(stderr, "joule sweep: point %s: %s\n", label, err);
             rc = CLI_RUNTIME;
         } else if (!cli->quiet) {
-            fprintf(stderr, "joule sweep: point %zu/%zu %s: experiment %lld%s\n", k + 1, n,
-                    label, (long long)rows[k].id, reused ? " (measured before, reused)" : "");
+            fprintf(stderr, "joule sweep: point %zu/%zu %s: experiment %lld%s\n", k + 1, n, label,
+                    (long long)rows[k].id, reused ? " (measured before, reused)" : "");
         }
         fill_row(s, &rows[k]);
         done = k + 1;
@@ -544,7 +533,7 @@ int cmd_sweep(int argc, char **argv, struct cli *cli)
             rows[j - 1] = t;
         }
     print_rows(&o, rows, done);
-    if (g_stop) {
+    if (cli_stop) {
         fprintf(stderr,
                 "joule sweep: interrupted after %zu of %zu points; run the same command again "
                 "to resume (finished points are found by their config)\n",

@@ -35,35 +35,37 @@ enum key_kind { K_INT, K_U64, K_NUM, K_BOOL, K_STR, K_ENUM, K_LIST };
 struct key_def {
     struct joule_config_key pub; /* key, type, allowed, def, help */
     enum key_kind kind;
-    size_t offset;               /* of the field in struct joule_config */
-    double lo, hi;               /* bounds of K_INT and K_NUM */
-    int lo_open;                 /* K_NUM: lo itself is not allowed */
+    size_t offset; /* of the field in struct joule_config */
+    double lo, hi; /* bounds of K_INT and K_NUM */
+    int lo_open;   /* K_NUM: lo itself is not allowed */
 };
 
 #define F(field) offsetof(struct joule_config, field)
-#define KEY(k, type, allowed, def, help) {k, type, allowed, def, help}
+#define KEY(k, type, allowed, def, help)                                                           \
+    {                                                                                              \
+        k, type, allowed, def, help                                                                \
+    }
 
 static const char precision_values[] = "file|f32|f16|bf16|q8_0|q4_0|q4_k_m|q6_k";
-static const char format_values[] =
-    "auto|prompt|doc-ref|alpaca|dolly|gsm8k|mmlu|sharegpt|txt";
+static const char format_values[] = "auto|prompt|doc-ref|alpaca|dolly|gsm8k|mmlu|sharegpt|txt";
 
 static const struct key_def keys[] = {
-    {KEY("name", "string", "", "", "experiment name (default: model, precision and batch)"),
-     K_STR, F(name), 0, 0, 0},
+    {KEY("name", "string", "", "", "experiment name (default: model, precision and batch)"), K_STR,
+     F(name), 0, 0, 0},
     {KEY("preset", "enum", "quick-test|benchmark|throughput", "",
          "preset applied under the file's keys (a file's `preset:` or --preset)"),
      K_ENUM, F(preset), 0, 0, 0},
     {KEY("model", "string", "", "", "GGUF file, or synth:SHAPE[:TYPE] for a random-weight model"),
      K_STR, F(model), 0, 0, 0},
-    {KEY("backend", "enum", "builtin|http|command", "builtin", "what runs the model"),
-     K_ENUM, F(backend), 0, 0, 0},
+    {KEY("backend", "enum", "builtin|http|command", "builtin", "what runs the model"), K_ENUM,
+     F(backend), 0, 0, 0},
     {KEY("precision", "enum", precision_values, "file",
          "weights as stored (file) or quantized on load to this type"),
      K_ENUM, F(precision), 0, 0, 0},
-    {KEY("batch_size", "int", "1..1024", "1", "prompts run together in one batch"),
-     K_INT, F(batch_size), 1, 1024, 0},
-    {KEY("threads", "int", "0..1024", "0", "CPU threads (0: one per physical core)"),
-     K_INT, F(threads), 0, 1024, 0},
+    {KEY("batch_size", "int", "1..1024", "1", "prompts run together in one batch"), K_INT,
+     F(batch_size), 1, 1024, 0},
+    {KEY("threads", "int", "0..1024", "0", "CPU threads (0: one per physical core)"), K_INT,
+     F(threads), 0, 1024, 0},
     {KEY("max_input_tokens", "int", "1..1048576", "512",
          "longer prompts keep their first tokens (counted as inputs-cut)"),
      K_INT, F(max_input_tokens), 1, 1048576, 0},
@@ -73,8 +75,8 @@ static const struct key_def keys[] = {
      K_LIST, F(gpus), 0, 0, 0},
     {KEY("decoding.temperature", "number", "0..100", "0", "sampling temperature (0: greedy)"),
      K_NUM, F(decoding.temperature), 0, 100, 0},
-    {KEY("decoding.top_p", "number", "(0..1]", "1", "nucleus sampling mass (1: off)"),
-     K_NUM, F(decoding.top_p), 0, 1, 1},
+    {KEY("decoding.top_p", "number", "(0..1]", "1", "nucleus sampling mass (1: off)"), K_NUM,
+     F(decoding.top_p), 0, 1, 1},
     {KEY("decoding.top_k", "int", "0..1000000", "0", "sample among the k likeliest (0: off)"),
      K_INT, F(decoding.top_k), 0, 1000000, 0},
     {KEY("decoding.min_p", "number", "0..1", "0", "drop tokens below min_p x the top one (0: off)"),
@@ -82,8 +84,8 @@ static const struct key_def keys[] = {
     {KEY("decoding.repetition_penalty", "number", "(0..100]", "1",
          "penalty of tokens already seen (1: off)"),
      K_NUM, F(decoding.repetition_penalty), 0, 100, 1},
-    {KEY("decoding.seed", "int", "0..2^64-1", "42", "sampling seed"),
-     K_U64, F(decoding.seed), 0, 0, 0},
+    {KEY("decoding.seed", "int", "0..2^64-1", "42", "sampling seed"), K_U64, F(decoding.seed), 0, 0,
+     0},
     {KEY("decoding.ignore_eos", "bool", "true|false", "false",
          "always generate max_output_tokens (fixed token counts)"),
      K_BOOL, F(decoding.ignore_eos), 0, 0, 0},
@@ -92,37 +94,37 @@ static const struct key_def keys[] = {
      K_STR, F(dataset.name), 0, 0, 0},
     {KEY("dataset.format", "enum", format_values, "auto", "record format of a dataset file"),
      K_ENUM, F(dataset.format), 0, 0, 0},
-    {KEY("dataset.sample_size", "int", "0..1000000000", "0", "prompts taken (0: all)"),
-     K_INT, F(dataset.sample_size), 0, 1000000000, 0},
+    {KEY("dataset.sample_size", "int", "0..1000000000", "0", "prompts taken (0: all)"), K_INT,
+     F(dataset.sample_size), 0, 1000000000, 0},
     {KEY("dataset.shuffle", "bool", "true|false", "false", "seeded shuffle before sampling"),
      K_BOOL, F(dataset.shuffle), 0, 0, 0},
-    {KEY("dataset.seed", "int", "0..2^64-1", "42", "shuffle seed"),
-     K_U64, F(dataset.seed), 0, 0, 0},
+    {KEY("dataset.seed", "int", "0..2^64-1", "42", "shuffle seed"), K_U64, F(dataset.seed), 0, 0,
+     0},
     {KEY("dataset.skip_bad", "bool", "true|false", "false",
          "skip malformed records (counted) instead of stopping"),
      K_BOOL, F(dataset.skip_bad), 0, 0, 0},
-    {KEY("protocol.warmup_runs", "int", "0..100", "1", "unmeasured runs before the cycles"),
-     K_INT, F(protocol.warmup_runs), 0, 100, 0},
+    {KEY("protocol.warmup_runs", "int", "0..100", "1", "unmeasured runs before the cycles"), K_INT,
+     F(protocol.warmup_runs), 0, 100, 0},
     {KEY("protocol.min_window_s", "number", "0..3600", "10",
          "a cycle repeats its workload until its window lasts this long"),
      K_NUM, F(protocol.min_window_s), 0, 3600, 0},
-    {KEY("protocol.cycles", "int", "1..10", "3", "measured repetitions of the experiment"),
-     K_INT, F(protocol.cycles), 1, 10, 0},
-    {KEY("protocol.cooldown_s", "number", "0..3600", "0", "pause between cycles"),
-     K_NUM, F(protocol.cooldown_s), 0, 3600, 0},
+    {KEY("protocol.cycles", "int", "1..10", "3", "measured repetitions of the experiment"), K_INT,
+     F(protocol.cycles), 1, 10, 0},
+    {KEY("protocol.cooldown_s", "number", "0..3600", "0", "pause between cycles"), K_NUM,
+     F(protocol.cooldown_s), 0, 3600, 0},
     {KEY("protocol.idle_s", "number", "0..3600", "10",
          "idle baseline before the cycles (0: none, energies stay gross)"),
      K_NUM, F(protocol.idle_s), 0, 3600, 0},
-    {KEY("protocol.meter_interval_ms", "int", "1..10000", "100", "power sampling interval"),
-     K_INT, F(protocol.meter_interval_ms), 1, 10000, 0},
+    {KEY("protocol.meter_interval_ms", "int", "1..10000", "100", "power sampling interval"), K_INT,
+     F(protocol.meter_interval_ms), 1, 10000, 0},
     {KEY("protocol.meter_sources", "string", "", "auto",
          "energy sources (auto, or as `joule measure --meter`)"),
      K_STR, F(protocol.meter_sources), 0, 0, 0},
     {KEY("outputs.db", "string", "", "",
          "results database (empty: $JOULE_DB, else joule-results/joule.db)"),
      K_STR, F(outputs.db), 0, 0, 0},
-    {KEY("outputs.timeline", "bool", "true|false", "false", "store the power samples"),
-     K_BOOL, F(outputs.timeline), 0, 0, 0},
+    {KEY("outputs.timeline", "bool", "true|false", "false", "store the power samples"), K_BOOL,
+     F(outputs.timeline), 0, 0, 0},
     {KEY("outputs.save_text", "bool", "true|false", "false", "store each request's output text"),
      K_BOOL, F(outputs.save_text), 0, 0, 0},
 };
@@ -138,16 +140,19 @@ struct preset {
 };
 
 static const struct preset presets[] = {
-    {"quick-test", "batch 1, 64 in, 32 out, 8 prompts, short windows: a first look in a minute",
+    {"quick-test",
+     "batch 1, 64 in, 32 out, 8 prompts, short windows: a first look in a minute",
      {"batch_size=1", "max_input_tokens=64", "max_output_tokens=32", "dataset.sample_size=8",
       "protocol.idle_s=5", "protocol.min_window_s=5", "protocol.cycles=3", NULL}},
-    {"benchmark", "batch 1, 2048 in, 512 out, f16, fixed output length, 5 cycles",
+    {"benchmark",
+     "batch 1, 2048 in, 512 out, f16, fixed output length, 5 cycles",
      {"batch_size=1", "max_input_tokens=2048", "max_output_tokens=512", "precision=f16",
       "decoding.ignore_eos=true", "protocol.cycles=5", "protocol.min_window_s=20",
       "protocol.cooldown_s=5", NULL}},
-    {"throughput", "batch 8, 512 in, 256 out, fixed output length: energy per token at load",
-     {"batch_size=8", "max_input_tokens=512", "max_output_tokens=256",
-      "decoding.ignore_eos=true", NULL}},
+    {"throughput",
+     "batch 8, 512 in, 256 out, fixed output length: energy per token at load",
+     {"batch_size=8", "max_input_tokens=512", "max_output_tokens=256", "decoding.ignore_eos=true",
+      NULL}},
 };
 
 const char *joule_preset_name(size_t i, const char **summary)
@@ -347,8 +352,8 @@ static int normalize_list(const char *v, char *out, size_t size)
 
 /* Sets key k of c from text v (NULL: the YAML null).  The message names the
  * key and what is allowed. */
-static enum joule_status set_value(struct joule_config *c, const struct key_def *k,
-                                   const char *v, char *err, size_t err_size)
+static enum joule_status set_value(struct joule_config *c, const struct key_def *k, const char *v,
+                                   char *err, size_t err_size)
 {
     const char *key = k->pub.key;
     char text[512];
@@ -369,8 +374,8 @@ static enum joule_status set_value(struct joule_config *c, const struct key_def 
         char list[512], buf[256]; /* val may point into either: keep them in scope */
         if (k->kind == K_LIST && *val) {
             if (!normalize_list(val, list, sizeof(list))) {
-                joule_fmt(err, err_size, "%s: '%s' is not a list of GPU indices (allowed: %s)",
-                          key, val, k->pub.allowed);
+                joule_fmt(err, err_size, "%s: '%s' is not a list of GPU indices (allowed: %s)", key,
+                          val, k->pub.allowed);
                 return JOULE_ERR_INVALID;
             }
             val = list;
@@ -409,8 +414,7 @@ static enum joule_status set_value(struct joule_config *c, const struct key_def 
     case K_BOOL: {
         int b;
         if (!parse_bool(text, &b)) {
-            joule_fmt(err, err_size, "%s: '%s' is not a boolean (allowed: true, false)", key,
-                      text);
+            joule_fmt(err, err_size, "%s: '%s' is not a boolean (allowed: true, false)", key, text);
             return JOULE_ERR_INVALID;
         }
         *(int *)field(c, k) = b;
@@ -663,7 +667,9 @@ enum joule_status joule_config_validate(const struct joule_config *c, char *err,
     }
     if (!c->backend || !c->precision || !c->dataset.format) {
         joule_fmt(err, err_size, "%s: a value is needed",
-                  !c->backend ? "backend" : !c->precision ? "precision" : "dataset.format");
+                  !c->backend     ? "backend"
+                  : !c->precision ? "precision"
+                                  : "dataset.format");
         return JOULE_ERR_INVALID;
     }
     if ((int64_t)c->max_input_tokens + c->max_output_tokens > 1048576) {
@@ -732,8 +738,7 @@ static enum joule_status add_item(struct reader *r, const char *key, const char 
 {
     for (size_t i = 0; i < r->n; i++)
         if (strcmp(r->items[i].key, key) == 0)
-            return rd_error(r, m, "'%s' is set twice (first on line %zu)", key,
-                            r->items[i].line);
+            return rd_error(r, m, "'%s' is set twice (first on line %zu)", key, r->items[i].line);
     if (r->n == r->cap) {
         size_t cap;
         if (!joule_grow_cap(r->cap, r->n + 1, 16, &cap))
@@ -831,8 +836,7 @@ static enum joule_status read_mapping(struct reader *r, const char *prefix)
                 /* `dataset: NAME` is short for `dataset: {name: NAME}`. */
                 st = add_item(r, "dataset.name", (const char *)vev.data.scalar.value, &at);
             } else if (section) {
-                st = rd_error(r, &at, "'%s' is a section: its keys go under it, indented",
-                              key);
+                st = rd_error(r, &at, "'%s' is a section: its keys go under it, indented", key);
             } else {
                 st = add_item(r, key, is_null(&vev) ? NULL : (const char *)vev.data.scalar.value,
                               &at);
@@ -935,8 +939,7 @@ static enum joule_status apply_text(struct joule_config *c, const char *name, co
         char msg[512];
         st = set_value(c, find_key(r.items[i].key), r.items[i].value, msg, sizeof(msg));
         if (st != JOULE_OK && st != JOULE_ERR_NOMEM)
-            joule_fmt(err, err_size, "%s:%zu:%zu: %s", name, r.items[i].line, r.items[i].col,
-                      msg);
+            joule_fmt(err, err_size, "%s:%zu:%zu: %s", name, r.items[i].line, r.items[i].col, msg);
         if (st != JOULE_OK && st != JOULE_ERR_NOMEM)
             st = JOULE_ERR_FORMAT;
     }
@@ -1051,8 +1054,7 @@ static void put_scalar(struct buf *b, const char *s)
     puts_(b, "\"");
 }
 
-enum joule_status joule_config_to_yaml(const struct joule_config *c, int with_comments,
-                                       char **out)
+enum joule_status joule_config_to_yaml(const struct joule_config *c, int with_comments, char **out)
 {
     struct buf b = {0};
     char section[32] = ""; /* the section open ("protocol"), "" at the top */

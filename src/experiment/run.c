@@ -76,10 +76,10 @@ struct run {
     struct joule_backend_info info;
     struct joule_backend_prompt *prompts;
     size_t n_prompts;
-    size_t n_cut;                 /* prompts cut by max_input_tokens */
-    const char **sample_ids;      /* [n_prompts] the dataset's ids (borrowed) */
-    double power_avg[16];         /* by cycle: mean power of its run window */
-    double t0;                    /* wall clock at the start, for progress */
+    size_t n_cut;            /* prompts cut by max_input_tokens */
+    const char **sample_ids; /* [n_prompts] the dataset's ids (borrowed) */
+    double power_avg[16];    /* by cycle: mean power of its run window */
+    double t0;               /* wall clock at the start, for progress */
     char *err;
     size_t err_size;
     /* the cycle in progress */
@@ -91,13 +91,18 @@ struct run {
 
 static const char *const phase_window[JOULE_BACKEND_N_PHASES] = {"prefill", "decode", "all"};
 
-static void progress(struct run *r, const char *stage, int32_t cycle, int64_t done,
-                     int64_t total, const char *message)
+static void progress(struct run *r, const char *stage, int32_t cycle, int64_t done, int64_t total,
+                     const char *message)
 {
     if (!r->o || !r->o->on_progress)
         return;
-    struct joule_progress p = {stage, cycle, r->c->protocol.cycles, done, total,
-                               joule_wall_s() - r->t0, message ? message : ""};
+    struct joule_progress p = {stage,
+                               cycle,
+                               r->c->protocol.cycles,
+                               done,
+                               total,
+                               joule_wall_s() - r->t0,
+                               message ? message : ""};
     r->o->on_progress(r->o->user, &p);
 }
 
@@ -125,8 +130,8 @@ static void hook_end(void *user, enum joule_backend_phase p)
     if (st != JOULE_OK) {
         if (r->hook_status == JOULE_OK) {
             r->hook_status = st;
-            joule_fmt(r->hook_err, sizeof(r->hook_err), "meter window %s: %s",
-                      phase_window[p], joule_meter_errmsg(r->m));
+            joule_fmt(r->hook_err, sizeof(r->hook_err), "meter window %s: %s", phase_window[p],
+                      joule_meter_errmsg(r->m));
         }
         return;
     }
@@ -260,9 +265,9 @@ static enum joule_status load_prompts(struct run *r, const struct joule_dataset 
     for (size_t i = 0; i < n; i++) {
         const struct joule_sample *sm = joule_dataset_get(ds, i);
         char e[256];
-        enum joule_status st = r->ops->prepare(r->b, sm->prompt, strlen(sm->prompt),
-                                               r->c->max_input_tokens, &r->prompts[i], e,
-                                               sizeof(e));
+        enum joule_status st =
+            r->ops->prepare(r->b, sm->prompt, strlen(sm->prompt), r->c->max_input_tokens,
+                            &r->prompts[i], e, sizeof(e));
         if (st != JOULE_OK) {
             joule_fmt(r->err, r->err_size, "%s: sample %s: %s", joule_dataset_source(ds),
                       sm->id ? sm->id : "?", e);
@@ -280,8 +285,8 @@ static enum joule_status load_prompts(struct run *r, const struct joule_dataset 
 
 /* Per-request figures of the first pass of a cycle, for the request rows. */
 struct pass_extra {
-    double *e_prefill, *e_decode;       /* attributed energy */
-    int32_t *batch;                     /* batch index */
+    double *e_prefill, *e_decode; /* attributed energy */
+    int32_t *batch;               /* batch index */
 };
 
 /* Shares a batch's phase energy among its requests by their tokens in that
@@ -319,8 +324,8 @@ static enum joule_status run_pass(struct run *r, struct joule_backend_result *re
         size_t n = r->n_prompts - first < bs ? r->n_prompts - first : bs;
         memset(r->batch_sum, 0, sizeof(r->batch_sum));
         r->hook_status = JOULE_OK;
-        enum joule_status st = r->ops->run_batch(r->b, r->prompts + first, n, &hooks,
-                                                 res + first, r->err, r->err_size);
+        enum joule_status st = r->ops->run_batch(r->b, r->prompts + first, n, &hooks, res + first,
+                                                 r->err, r->err_size);
         if (st == JOULE_OK && r->hook_status != JOULE_OK) {
             joule_strlcpy(r->err, r->hook_err, r->err_size);
             st = r->hook_status;
@@ -621,8 +626,8 @@ static enum joule_status warmup(struct run *r)
     const int32_t want = r->c->protocol.warmup_runs;
     if (want <= 0)
         return JOULE_OK;
-    const size_t n = r->n_prompts < (size_t)r->c->batch_size ? r->n_prompts
-                                                              : (size_t)r->c->batch_size;
+    const size_t n =
+        r->n_prompts < (size_t)r->c->batch_size ? r->n_prompts : (size_t)r->c->batch_size;
     struct joule_backend_result *res = joule_calloc(n, sizeof(*res));
     if (!res)
         return JOULE_ERR_NOMEM;
@@ -697,8 +702,7 @@ static enum joule_status open_experiment(struct run *r, const char *yaml, const 
             return JOULE_ERR_INVALID;
         }
         if (strcmp(status, JOULE_STATUS_COMPLETED) == 0) {
-            joule_fmt(r->err, r->err_size, "experiment %lld is already complete",
-                      (long long)found);
+            joule_fmt(r->err, r->err_size, "experiment %lld is already complete", (long long)found);
             return JOULE_ERR_STATE;
         }
         char msg[128];
@@ -769,8 +773,7 @@ enum joule_status joule_experiment_run(const struct joule_config *c, struct joul
         }
         if (done_id > 0) {
             char msg[96];
-            joule_fmt(msg, sizeof(msg), "already measured as experiment %lld",
-                      (long long)done_id);
+            joule_fmt(msg, sizeof(msg), "already measured as experiment %lld", (long long)done_id);
             progress(&r, "done", 0, 0, 0, msg);
             if (id_out)
                 *id_out = done_id;
@@ -837,8 +840,8 @@ enum joule_status joule_experiment_run(const struct joule_config *c, struct joul
     if (c->name && *c->name)
         joule_strlcpy(name, c->name, sizeof(name));
     else
-        joule_fmt(name, sizeof(name), "%s %s b%d",
-                  model_label(c->model, label, sizeof(label)), r.info.precision, c->batch_size);
+        joule_fmt(name, sizeof(name), "%s %s b%d", model_label(c->model, label, sizeof(label)),
+                  r.info.precision, c->batch_size);
     for (int32_t i = 0; i < c->protocol.cycles; i++) {
         size_t len = strlen(order);
         joule_fmt(order + len, sizeof(order) - len, "%s%d", i ? "," : "", i);

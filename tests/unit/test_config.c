@@ -115,13 +115,13 @@ static void test_precedence(void)
                        "  sample_size: 3\n"
                        "protocol: {cycles: 5}\n";
     CHECK(parse(c, yaml, "quick-test") == JOULE_OK);
-    CHECK(c->batch_size == 3);             /* file over preset */
-    CHECK(c->max_input_tokens == 64);      /* preset under the file */
-    CHECK(c->protocol.cycles == 5);        /* flow mapping too */
+    CHECK(c->batch_size == 3);                   /* file over preset */
+    CHECK(c->max_input_tokens == 64);            /* preset under the file */
+    CHECK(c->protocol.cycles == 5);              /* flow mapping too */
     CHECK(c->protocol.meter_interval_ms == 100); /* default under both */
     CHECK_STR(c->dataset.name, "arithmetic");
     CHECK(joule_config_set(c, "batch_size", "4", err, sizeof(err)) == JOULE_OK);
-    CHECK(c->batch_size == 4);             /* flag over file */
+    CHECK(c->batch_size == 4); /* flag over file */
     /* A file's own preset applies under it; --preset replaces it. */
     CHECK(parse(c, "preset: throughput\nmax_output_tokens: 7\n", NULL) == JOULE_OK);
     CHECK(c->batch_size == 8 && c->max_output_tokens == 7);
@@ -131,8 +131,7 @@ static void test_precedence(void)
     CHECK(parse(c, "preset: fast\n", NULL) == JOULE_ERR_NOT_FOUND);
     err_has("exp.yaml:1:1:", "unknown preset 'fast'", NULL);
     /* Dotted keys at the top level, `dataset: NAME` shorthand, lists. */
-    CHECK(parse(c, "protocol.idle_s: 2.5\ndataset: summaries\ngpus: [0, 2]\n", NULL) ==
-          JOULE_OK);
+    CHECK(parse(c, "protocol.idle_s: 2.5\ndataset: summaries\ngpus: [0, 2]\n", NULL) == JOULE_OK);
     CHECK(c->protocol.idle_s == 2.5);
     CHECK_STR(c->dataset.name, "summaries");
     CHECK_STR(c->gpus, "0,2");
@@ -196,17 +195,13 @@ static void test_values(void)
         const struct joule_config_key *k = joule_config_key_at(i);
         CHECK(k->help[0] != '\0' && k->type[0] != '\0');
         if (strcmp(k->key, "model") != 0 && strcmp(k->key, "preset") != 0)
-            get(c, k->key, strcmp(k->key, "name") == 0 || strcmp(k->key, "gpus") == 0
-                               ? ""
-                               : strcmp(k->key, "precision") == 0
-                                     ? "q4_0"
-                                     : strcmp(k->key, "decoding.top_p") == 0
-                                           ? "0.95"
-                                           : strcmp(k->key, "decoding.seed") == 0
-                                                 ? "18446744073709551615"
-                                                 : strcmp(k->key, "dataset.shuffle") == 0
-                                                       ? "true"
-                                                       : k->def);
+            get(c, k->key,
+                strcmp(k->key, "name") == 0 || strcmp(k->key, "gpus") == 0 ? ""
+                : strcmp(k->key, "precision") == 0                         ? "q4_0"
+                : strcmp(k->key, "decoding.top_p") == 0                    ? "0.95"
+                : strcmp(k->key, "decoding.seed") == 0                     ? "18446744073709551615"
+                : strcmp(k->key, "dataset.shuffle") == 0                   ? "true"
+                                                                           : k->def);
     }
     joule_config_free(c);
 }
@@ -254,8 +249,7 @@ static void test_file_errors(void)
     joule_config_free(c);
 
     c = fresh();
-    CHECK(joule_config_load(c, "/nonexistent/exp.yaml", NULL, err, sizeof(err)) ==
-          JOULE_ERR_IO);
+    CHECK(joule_config_load(c, "/nonexistent/exp.yaml", NULL, err, sizeof(err)) == JOULE_ERR_IO);
     err_has("/nonexistent/exp.yaml", NULL);
     joule_config_free(c);
 }
