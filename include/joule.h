@@ -126,6 +126,9 @@ struct joule_meter_params {
     const char *hwmon_root;    /* NULL: $JOULE_HWMON_ROOT or /sys/class/hwmon */
     const char *proc_root;     /* NULL: $JOULE_PROC_ROOT or /proc */
     uint32_t timeline_max;     /* power samples kept (ring); 0 = no timeline */
+    /* NVIDIA GPUs to measure, as CUDA_VISIBLE_DEVICES writes them ("0,1",
+     * UUIDs); NULL or "": $CUDA_VISIBLE_DEVICES, else every GPU. */
+    const char *gpus;
 };
 
 /* Defaults: sources "auto", interval 100 ms, table TDP, 36000 samples
@@ -616,6 +619,20 @@ JOULE_API int32_t joule_engine_pending(const struct joule_engine *e);
  * or finished. */
 JOULE_API enum joule_status joule_engine_cancel(struct joule_engine *e, uint64_t id);
 
+/* Scores a text the model is given rather than one it writes, for
+ * perplexity and multiple-choice accuracy: the log-probability (natural
+ * log) of each of tokens[n_context .. n) given every token before it.
+ * logprob[i - n_context] (when logprob is not NULL) gets
+ * ln p(tokens[i] | tokens[0 .. i)), *sum their sum, *n_top (when not NULL)
+ * how many of them were the model's most likely token.  n_context >= 1
+ * (the first token has no prediction); n <= n_ctx.  The engine must be
+ * idle (JOULE_ERR_STATE while requests are pending); it stays usable.
+ * JOULE_ERR_INVALID for bad sizes or token ids. */
+JOULE_API enum joule_status joule_engine_score(struct joule_engine *e, const int32_t *tokens,
+                                               size_t n, size_t n_context, double *logprob,
+                                               double *sum, size_t *n_top, char *err,
+                                               size_t err_size);
+
 /* The engine's clock: monotonic seconds, the time base of the results. */
 JOULE_API double joule_engine_now(const struct joule_engine *e);
 
@@ -749,6 +766,80 @@ JOULE_API const char *joule_dataset_source(const struct joule_dataset *d);
 /* Built-in dataset i (0, 1, ...) and its one-line summary; NULL past the
  * last. */
 JOULE_API const char *joule_dataset_builtin(size_t i, const char **summary);
+
+/* ---------------------------------------------------------------------------
+ * Accuracy: the tasks of `joule eval` (docs/cli/joule-eval.md) run on an
+ * engine, so accuracy can stand next to energy for the same model file.
+ * Generation is greedy.  The calls replace the engine's callbacks and
+ * clear them when they return; the engine must be idle.
+ */
+
+enum joule_eval_task {
+    JOULE_EVAL_PPL = 0,     /* perplexity of a text, by sliding windows */
+    JOULE_EVAL_MC = 1,      /* multiple choice: the option letter of highest likelihood */
+    JOULE_EVAL_EXACT = 2,   /* the generated answer equals the sample's (normalized) */
+    JOULE_EVAL_NUMERIC = 3, /* the generated number equals the sample's number */
+    JOULE_EVAL_ROUGE = 4,   /* ROUGE-1/2/L F1 of the generated text against the reference */
+};
+
+/* "ppl", "mc", "exact", "numeric", "rouge". */
+JOULE_API const char *joule_eval_task_name(enum joule_eval_task t);
+/* The task named name; JOULE_ERR_NOT_FOUND. */
+JOULE_API enum joule_status joule_eval_task_parse(const char *name, enum joule_eval_task *out);
+
+struct joule_eval_params {
+    enum joule_eval_task task;
+    int32_t max_tokens;  /* tokens generated per sample (exact, numeric, rouge) */
+    int stem;            /* ROUGE: Porter stemming of tokens longer than 3 letters */
+    int32_t window;      /* ppl: tokens per window; 0: the engine's n_ctx */
+    int32_t stride;      /* ppl: tokens a window advances; 0: half the window */
+};
+
+/* Defaults for task t: max_tokens 32 (exact), 256 (numeric), 128 (rouge);
+ * no stemming; window and stride 0. */
+JOULE_API struct joule_eval_params joule_eval_default_params(enum joule_eval_task t);
+
+struct joule_eval_result {
+    enum joule_eval_task task;
+    double score;        /* accuracy 0..1 (mc, exact, numeric), perplexity (ppl),
+                            mean ROUGE-L F1 (rouge) */
+    double rouge1, rouge2, rougeL; /* mean F1 (rouge), else NAN */
+    int64_t n;           /* samples scored; ppl: tokens scored */
+    int64_t n_correct;   /* mc, exact, numeric */
+    double nll;          /* ppl: mean negative log-likelihood per token, nats */
+    int64_t n_windows;   /* ppl */
+    int64_t n_generated; /* tokens generated (exact, numeric, rouge) */
+};
+
+/* One sample's outcome, for per-sample output (borrowed for the call). */
+struct joule_eval_sample {
+    size_t index;        /* in the dataset */
+    const char *id;
+    double score;        /* 1 or 0, or the sample's ROUGE-L F1 */
+    int32_t choice;      /* mc: the option chosen; else -1 */
+    const char *output;  /* generated text, or NULL (mc) */
+};
+typedef void (*joule_eval_sample_fn)(void *user, const struct joule_eval_sample *s);
+
+/* Scores the samples of d.  Each needs what its task reads: choices (mc),
+ * an answer (exact, numeric), a reference (rouge); the first sample without
+ * it gives JOULE_ERR_INVALID naming it.  Generations run up to the
+ * engine's n_seq at a time.  on_sample may be NULL. */
+JOULE_API enum joule_status joule_eval_dataset(struct joule_engine *e,
+                                               const struct joule_dataset *d,
+                                               const struct joule_eval_params *p,
+                                               joule_eval_sample_fn on_sample, void *user,
+                                               struct joule_eval_result *out, char *err,
+                                               size_t err_size);
+
+/* Perplexity of text[0 .. len) (tokenized with the model's BOS): windows of
+ * p->window tokens advancing by p->stride (at most window - 1: each window
+ * keeps one token of context), each token scored once, with at least
+ * window - stride tokens of context after the first window. */
+JOULE_API enum joule_status joule_eval_perplexity(struct joule_engine *e, const char *text,
+                                                  size_t len, const struct joule_eval_params *p,
+                                                  struct joule_eval_result *out, char *err,
+                                                  size_t err_size);
 
 /* ---------------------------------------------------------------------------
  * Tables: what queries of the results store return, for printing as text,

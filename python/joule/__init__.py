@@ -70,6 +70,7 @@ class _Params(ctypes.Structure):
         ("hwmon_root", ctypes.c_char_p),
         ("proc_root", ctypes.c_char_p),
         ("timeline_max", ctypes.c_uint32),
+        ("gpus", ctypes.c_char_p),
     ]
 
 

@@ -130,3 +130,18 @@ void cli_catch_stop(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 }
+
+int cli_exit_for(enum joule_status st)
+{
+    switch (st) {
+    case JOULE_OK:
+        return CLI_OK;
+    case JOULE_ERR_INVALID:
+    case JOULE_ERR_FORMAT:
+    case JOULE_ERR_UNSUPPORTED:
+    case JOULE_ERR_NOT_FOUND:
+        return CLI_USAGE;
+    default:
+        return CLI_RUNTIME;
+    }
+}

@@ -45,6 +45,7 @@ int cmd_sweep(int argc, char **argv, struct cli *cli);
 int cmd_config(int argc, char **argv, struct cli *cli);
 int cmd_presets(int argc, char **argv, struct cli *cli);
 int cmd_datasets(int argc, char **argv, struct cli *cli);
+int cmd_eval(int argc, char **argv, struct cli *cli);
 
 /* --- options (args.c) ----------------------------------------------------- */
 
@@ -72,6 +73,10 @@ int cli_meter_option(const char *cmd, int argc, char **argv, int *i,
  * *exit_code (2 for bad options or a malformed script, 1 otherwise). */
 struct joule_meter *cli_meter_open(const char *cmd, const struct joule_meter_params *p,
                                    int *exit_code);
+
+/* The exit status for a library status: 2 for what the input or the
+ * options caused (invalid, format, unsupported, not found), 1 otherwise. */
+int cli_exit_for(enum joule_status st);
 
 /* Ctrl+C and SIGTERM set cli_stop (joule_run_options.stop: the window in
  * flight closes and finished cycles stay); a second one ends the program

@@ -76,13 +76,6 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct cfg_opts *o
     return CLI_OK;
 }
 
-static int status_exit(enum joule_status st)
-{
-    return st == JOULE_OK                                ? CLI_OK
-           : st == JOULE_ERR_IO || st == JOULE_ERR_NOMEM ? CLI_RUNTIME
-                                                         : CLI_USAGE;
-}
-
 /* Defaults, preset, file, then every --set.  On failure the message is
  * printed and NULL returned with *code set. */
 static struct joule_config *build(const struct cfg_opts *o, const char *path, int *code)
@@ -104,7 +97,7 @@ static struct joule_config *build(const struct cfg_opts *o, const char *path, in
     if (st != JOULE_OK) {
         fprintf(stderr, "joule config: %s\n", err);
         joule_config_free(c);
-        *code = status_exit(st);
+        *code = cli_exit_for(st);
         return NULL;
     }
     return c;
@@ -366,7 +359,7 @@ static int datasets_show(int argc, char **argv, bool json)
     enum joule_status st = joule_dataset_load(&p, &d, err, sizeof(err));
     if (st != JOULE_OK) {
         fprintf(stderr, "joule datasets: %s\n", err);
-        return status_exit(st);
+        return cli_exit_for(st);
     }
     size_t n = joule_dataset_count(d);
     if (json) {

@@ -53,18 +53,6 @@ struct res_opts {
     const char *out;
 };
 
-static int exit_for(enum joule_status st)
-{
-    switch (st) {
-    case JOULE_OK: return CLI_OK;
-    case JOULE_ERR_INVALID:
-    case JOULE_ERR_FORMAT:
-    case JOULE_ERR_UNSUPPORTED:
-    case JOULE_ERR_NOT_FOUND: return CLI_USAGE;
-    default: return CLI_RUNTIME;
-    }
-}
-
 static bool parse_id(const char *s, int64_t *id)
 {
     char *end;
@@ -103,7 +91,7 @@ static struct joule_store *open_store(const struct res_opts *o, int *code)
     enum joule_status st = joule_store_open(path, &s, err, sizeof(err));
     if (st != JOULE_OK) {
         fprintf(stderr, "joule results: %s\n", err[0] ? err : joule_status_str(st));
-        *code = exit_for(st);
+        *code = cli_exit_for(st);
         return NULL;
     }
     return s;
@@ -113,7 +101,7 @@ static int store_error(struct joule_store *s, enum joule_status st)
 {
     const char *m = joule_store_errmsg(s);
     fprintf(stderr, "joule results: %s\n", m[0] ? m : joule_status_str(st));
-    return exit_for(st);
+    return cli_exit_for(st);
 }
 
 static int query(struct joule_store *s, enum joule_query q, int64_t id, struct joule_table **t)

@@ -20,6 +20,7 @@ static const struct cli_command commands[] = {
     {"config", cmd_config, "experiment configs: validate, show, new, keys"},
     {"presets", cmd_presets, "the presets of joule run and what they set"},
     {"datasets", cmd_datasets, "built-in datasets, and the samples a run takes from one"},
+    {"eval", cmd_eval, "accuracy of a model: perplexity, multiple choice, exact, numeric, ROUGE"},
 };
 
 static void print_help(void)

@@ -587,6 +587,89 @@ enum joule_status joule_engine_cancel(struct joule_engine *e, uint64_t id)
 }
 
 /* ---------------------------------------------------------------------------
+ * Scoring a given text
+ */
+
+/* ln softmax(logits)[target], in double: the sum of exponentials of a
+ * 32k-entry row loses digits in float that perplexities would show. */
+static double log_prob(const float *logits, int32_t n_vocab, int32_t target)
+{
+    float max = -INFINITY;
+    for (int32_t v = 0; v < n_vocab; v++)
+        if (logits[v] > max)
+            max = logits[v];
+    double z = 0;
+    for (int32_t v = 0; v < n_vocab; v++)
+        z += exp((double)logits[v] - (double)max);
+    return (double)logits[target] - (double)max - log(z);
+}
+
+enum joule_status joule_engine_score(struct joule_engine *e, const int32_t *tokens, size_t n,
+                                     size_t n_context, double *logprob, double *sum, size_t *n_top,
+                                     char *err, size_t err_size)
+{
+    if (sum)
+        *sum = 0;
+    if (n_top)
+        *n_top = 0;
+    if (joule_engine_pending(e) > 0) {
+        joule_fmt(err, err_size, "the engine is busy: score once its requests have finished");
+        return JOULE_ERR_STATE;
+    }
+    if (n_context < 1 || n_context > n || n > (size_t)e->p.n_ctx) {
+        joule_fmt(err, err_size,
+                  "cannot score tokens %zu..%zu of %zu with a context of %d positions "
+                  "(the first token is never scored)",
+                  n_context, n, n, e->p.n_ctx);
+        return JOULE_ERR_INVALID;
+    }
+    const int32_t n_vocab = e->m->hp.n_vocab, nb = e->p.n_batch;
+    for (size_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= n_vocab) {
+            joule_fmt(err, err_size, "token %zu is %d, not in the vocabulary of %d", i,
+                      (int)tokens[i], (int)n_vocab);
+            return JOULE_ERR_INVALID;
+        }
+    double total = 0;
+    size_t top = 0;
+    enum joule_status st = JOULE_OK;
+    joule_lm_seq_reset(e->ctx, 0);
+    /* Token i's logits predict token i + 1: ask for those of the tokens
+     * n_context - 1 .. n - 2 only. */
+    for (size_t at = 0; at < n - 1 && st == JOULE_OK;) {
+        const int32_t k = (int32_t)(n - 1 - at < (size_t)nb ? n - 1 - at : (size_t)nb);
+        for (int32_t j = 0; j < k; j++) {
+            e->b_token[j] = tokens[at + (size_t)j];
+            e->b_seq[j] = 0;
+            e->b_logits[j] = at + (size_t)j + 1 >= n_context;
+        }
+        struct joule_lm_batch b = {k, e->b_token, e->b_seq, e->b_logits};
+        if ((st = joule_lm_forward(e->ctx, &b, err, err_size)) != JOULE_OK)
+            break;
+        for (int32_t j = 0; j < k; j++) {
+            if (!e->b_logits[j])
+                continue;
+            const size_t target = at + (size_t)j + 1;
+            const float *lg = joule_lm_logits(e->ctx, j);
+            const double lp = log_prob(lg, n_vocab, tokens[target]);
+            if (logprob)
+                logprob[target - n_context] = lp;
+            total += lp;
+            top += joule_lm_argmax(lg, n_vocab) == tokens[target];
+        }
+        at += (size_t)k;
+    }
+    joule_lm_seq_reset(e->ctx, 0);
+    if (st == JOULE_OK) {
+        if (sum)
+            *sum = total;
+        if (n_top)
+            *n_top = top;
+    }
+    return st;
+}
+
+/* ---------------------------------------------------------------------------
  * Text and finishing
  */
 

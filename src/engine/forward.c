@@ -29,6 +29,7 @@
 #include "pool.h"
 
 #include <cblas.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdatomic.h>
 
@@ -453,9 +454,17 @@ static void sgemm_worker(void *arg, int ith, int nth)
     hi = hi * 16 < rows ? hi * 16 : rows;
     if (hi <= lo)
         return;
+    /* The serial OpenBLAS (CMakeLists.txt says why that one) is built
+     * without USE_LOCKING: two threads inside it at once share its work
+     * buffers and corrupt each other's products (greedy tokens of F32
+     * models then changed from run to run in test_generate).  So the rows
+     * are split across the pool but one block is computed at a time. */
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&mu);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->n, (int)(hi - lo), (int)k, 1.0f,
                 j->x, (int)j->x_stride, (const float *)j->w->data + lo * k, (int)k, 0.0f,
                 j->y + lo, (int)j->y_stride);
+    pthread_mutex_unlock(&mu);
 }
 
 /* Marks the activation buffer stale (its source rows changed). */

@@ -830,6 +830,7 @@ enum joule_status joule_experiment_run(const struct joule_config *c, struct joul
     struct joule_meter_params mp = joule_meter_default_params();
     mp.sources = c->protocol.meter_sources;
     mp.interval_ms = (uint32_t)c->protocol.meter_interval_ms;
+    mp.gpus = c->gpus;
     if ((st = joule_meter_open(&mp, &r.m)) != JOULE_OK) {
         joule_fmt(err, err_size, "meter: %s", r.m ? joule_meter_errmsg(r.m) : "out of memory");
         goto out;

@@ -470,7 +470,10 @@ static enum joule_status nvml_open(struct meter_source *src, struct meter_open_c
     driver[sizeof(driver) - 1] = '\0';
 
     struct nvml_visible vis;
-    const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
+    /* The caller's list (`gpus:` of an experiment) wins over the
+     * environment: runs of one process may measure different GPUs. */
+    const char *cvd = ctx->p->gpus && ctx->p->gpus[0] ? ctx->p->gpus
+                                                       : getenv("CUDA_VISIBLE_DEVICES");
     if (cvd) {
         parse_visible(st, count, cvd, &vis);
     } else {

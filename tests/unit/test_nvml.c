@@ -267,6 +267,27 @@ static void test_visible_index(void)
     joule_meter_close(m);
 }
 
+/* The meter's own list wins over the environment. */
+static void test_visible_param(void)
+{
+    reset_env();
+    setenv("NVML_STUB_COUNT", "3", 1);
+    setenv("CUDA_VISIBLE_DEVICES", "0", 1);
+    struct joule_meter_params p = joule_meter_default_params();
+    p.sources = "nvml";
+    p.nvml_lib = stub_path;
+    p.interval_ms = 10;
+    p.gpus = "2,1";
+    struct joule_meter *m = NULL;
+    CHECK(joule_meter_open(&p, &m) == JOULE_OK);
+    CHECK(joule_meter_domain_count(m) == 2);
+    struct joule_domain_info in = info_of(m, 0);
+    check_gpu(&in, "gpu0", 2);
+    in = info_of(m, 1);
+    check_gpu(&in, "gpu1", 1);
+    joule_meter_close(m);
+}
+
 static void test_visible_empty(void)
 {
     reset_env();
@@ -393,6 +414,7 @@ int main(void)
     RUN(test_not_nvml);
     RUN(test_no_devices);
     RUN(test_visible_index);
+    RUN(test_visible_param);
     RUN(test_visible_empty);
     RUN(test_visible_stops);
     RUN(test_visible_uuid);
