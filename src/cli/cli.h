@@ -46,6 +46,7 @@ int cmd_config(int argc, char **argv, struct cli *cli);
 int cmd_presets(int argc, char **argv, struct cli *cli);
 int cmd_datasets(int argc, char **argv, struct cli *cli);
 int cmd_eval(int argc, char **argv, struct cli *cli);
+int cmd_compare(int argc, char **argv, struct cli *cli);
 
 /* --- options (args.c) ----------------------------------------------------- */
 
@@ -73,6 +74,12 @@ int cli_meter_option(const char *cmd, int argc, char **argv, int *i,
  * *exit_code (2 for bad options or a malformed script, 1 otherwise). */
 struct joule_meter *cli_meter_open(const char *cmd, const struct joule_meter_params *p,
                                    int *exit_code);
+
+/* The text `joule eval --task ppl` scores: the bytes of the file at path,
+ * or (path NULL) the documents of the built-in `summaries` joined by blank
+ * lines; *text is malloc'd, label names it.  Prints the error and returns
+ * an exit status on failure. */
+int cli_ppl_text(const char *path, char **text, size_t *len, char *label, size_t label_size);
 
 /* The exit status for a library status: 2 for what the input or the
  * options caused (invalid, format, unsupported, not found), 1 otherwise. */

@@ -156,17 +156,15 @@ static void on_sample(void *user, const struct joule_eval_sample *s)
     printf("%s\n", strlen(out) > 70 ? "..." : "");
 }
 
-/* The text of task ppl: a file's bytes, or the built-in documents. */
-static int ppl_text(const struct eval_opts *o, char **text, size_t *len, char *label,
-                    size_t label_size)
+int cli_ppl_text(const char *path, char **text, size_t *len, char *label, size_t label_size)
 {
     char err[1024];
-    if (o->dataset) {
-        if (joule_read_all(o->dataset, 256u << 20, text, len, err, sizeof(err)) != JOULE_OK) {
+    if (path) {
+        if (joule_read_all(path, 256u << 20, text, len, err, sizeof(err)) != JOULE_OK) {
             fprintf(stderr, "joule eval: %s\n", err);
             return CLI_USAGE;
         }
-        joule_strlcpy(label, o->dataset, label_size);
+        joule_strlcpy(label, path, label_size);
         return CLI_OK;
     }
     struct joule_dataset_params p = joule_dataset_default_params();
@@ -336,7 +334,7 @@ int cmd_eval(int argc, char **argv, struct cli *cli)
     if (task == JOULE_EVAL_PPL) {
         char *text = NULL;
         size_t len = 0;
-        rc = ppl_text(&o, &text, &len, source, sizeof(source));
+        rc = cli_ppl_text(o.dataset, &text, &len, source, sizeof(source));
         if (rc == CLI_OK) {
             st = joule_eval_perplexity(e, text, len, &p, &r, err, sizeof(err));
             free(text);

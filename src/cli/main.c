@@ -21,6 +21,7 @@ static const struct cli_command commands[] = {
     {"presets", cmd_presets, "the presets of joule run and what they set"},
     {"datasets", cmd_datasets, "built-in datasets, and the samples a run takes from one"},
     {"eval", cmd_eval, "accuracy of a model: perplexity, multiple choice, exact, numeric, ROUGE"},
+    {"compare", cmd_compare, "precisions side by side: energy, speed, memory, accuracy, a pick"},
 };
 
 static void print_help(void)

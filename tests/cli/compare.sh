@@ -1,0 +1,80 @@
+#!/bin/sh
+# joule compare end to end on a small synthesized model with a scripted
+# energy source: one configuration per precision and batch size, each
+# measured and scored; the table's columns, the deltas against the first
+# precision, the ranks, the recommendation rule; a re-run reuses what was
+# measured; bad input is refused before anything runs.
+J=$1
+. "$(dirname "$0")/lib.sh"
+
+export JOULE_DB="$TMP/results.db"
+export JOULE_CACHE_DIR="$TMP/cache"
+expect_exit 0 "synth" -- "$J" model synth --arch llama --dim 64 --layers 2 --heads 4 \
+    --kv-heads 2 --ffn 128 --vocab 512 --ctx 1024 --tokenizer spm --type f32 -o "$TMP/m.gguf"
+cat >"$TMP/meter.txt" <<EOF
+domain pkg kind=package mode=counter update_ms=1
+at 0 pkg=40
+EOF
+FAST="--set protocol.meter_sources=fake:$TMP/meter.txt --set protocol.idle_s=0.1
+      --set protocol.min_window_s=0 --set protocol.cycles=2 --set dataset.sample_size=3
+      --set max_output_tokens=4"
+
+expect_exit 0 "compare --json" -- "$J" compare -m "$TMP/m.gguf" --precisions f16,q8_0,q4_0 \
+    --batch 1,2 $FAST --json
+python3 - "$TMP/out" <<'PY' && ok || bad "compare --json: columns, deltas, ranks, rule"
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = d["configurations"]
+assert [(x["precision"], x["batch_size"]) for x in c] == [
+    ("f16", 1), ("f16", 2), ("q8_0", 1), ("q8_0", 2), ("q4_0", 1), ("q4_0", 2)], c
+assert c[0]["delta_energy_vs_ref"] == 0 and c[0]["accuracy_loss"] == 0, c[0]
+for x in c:
+    assert x["energy_provenance"] == "measured", x
+    assert x["j_per_1k_tokens"] > 0 and x["throughput_tok_s"] > 0, x
+    assert abs(x["delta_energy_vs_ref"] - (x["j_per_1k_tokens"] / c[0]["j_per_1k_tokens"] - 1)) < 1e-6
+    # Ranks: 1 + the number of configurations with less energy.
+    assert x["rank_energy"] == 1 + sum(y["j_per_1k_tokens"] < x["j_per_1k_tokens"] for y in c)
+# Accuracy belongs to the file: the same at both batch sizes.
+for i in (0, 2, 4):
+    assert c[i]["accuracy"] == c[i + 1]["accuracy"], c
+    assert 1 < c[i]["accuracy"] < 5000, c[i]  # a perplexity
+# The rule: the least energy among those within the tolerance.
+ok = [i for i, x in enumerate(c) if x["accuracy_loss"] <= d["max_accuracy_drop"] + 1e-12]
+best = min(ok, key=lambda i: c[i]["j_per_1k_tokens"])
+assert d["recommended"] == best, (d["recommended"], best)
+PY
+
+# Again: every configuration is reused (no new experiment), and the table for people.
+expect_exit 0 "compare again" -- "$J" compare -m "$TMP/m.gguf" --precisions f16,q8_0,q4_0 \
+    --batch 1,2 $FAST
+expect_in "$TMP/out" "delta energy vs ref" "table: delta row"
+expect_in "$TMP/out" "perplexity increase" "table: accuracy delta row"
+expect_in "$TMP/out" "recommendation:" "table: a recommendation"
+expect_in "$TMP/out" "rule: the lowest energy per 1k output tokens" "table: the rule stated"
+n=$("$J" results list --csv | grep -c compare)
+[ "$n" -eq 6 ] && ok || bad "compare again: $n experiments, expected 6 (reused)"
+
+# A tolerance of 0 only admits what is at least as good as the reference.
+expect_exit 0 "compare --csv strict" -- "$J" compare -m "$TMP/m.gguf" --precisions f16,q4_0 \
+    $FAST --max-accuracy-drop 0 --csv
+python3 - "$TMP/out" <<'PY' && ok || bad "compare --csv: strict rule"
+import csv, sys
+r = list(csv.DictReader(open(sys.argv[1])))
+assert len(r) == 2 and sum(x["recommended"] == "1" for x in r) == 1, r
+pick = next(x for x in r if x["recommended"] == "1")
+assert float(pick["accuracy_loss"]) <= 0, pick
+PY
+
+# Refusals, before anything is measured.
+expect_exit 2 "no precisions" -- "$J" compare -m "$TMP/m.gguf"
+expect_in "$TMP/err" "--precisions" "no precisions: says so"
+expect_exit 2 "bad precision" -- "$J" compare -m "$TMP/m.gguf" --precisions f16,q8 $FAST
+expect_in "$TMP/err" "did you mean" "bad precision: near miss"
+expect_exit 2 "bad task" -- "$J" compare -m "$TMP/m.gguf" --precisions f16 --task bleu
+expect_exit 2 "missing eval text" -- "$J" compare -m "$TMP/m.gguf" --precisions f16 \
+    --eval-dataset "$TMP/none.txt" $FAST
+expect_exit 2 "mc without data" -- "$J" compare -m "$TMP/m.gguf" --precisions f16 --task mc
+n=$("$J" results list --csv | grep -c compare)
+[ "$n" -eq 6 ] && ok || bad "refusals measured something: $n experiments, expected 6"
+
+finish
