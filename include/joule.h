@@ -886,6 +886,8 @@ enum joule_query {
                                     column names of the seed tools */
     JOULE_QUERY_INFO = 6,        /* rows of (field, value): config, environment,
                                     status, flags */
+    JOULE_QUERY_EVALS = 7,       /* accuracy scores of experiment id; id 0: every
+                                    score, standalone ones included */
 };
 
 /* Runs a query about experiment id into a new table (free it). */
@@ -896,6 +898,21 @@ JOULE_API enum joule_status joule_store_query(struct joule_store *s, enum joule_
  * and whether the 95% intervals overlap. */
 JOULE_API enum joule_status joule_store_compare(struct joule_store *s, int64_t a, int64_t b,
                                                 struct joule_table **out);
+
+/* An accuracy score to keep (strings borrowed for the call). */
+struct joule_store_eval {
+    int64_t experiment_id;   /* the experiment whose model file was scored; 0: none */
+    const char *model_path, *model_digest, *weight_type;
+    const char *task;        /* joule_eval_task_name(result.task) */
+    const char *dataset;     /* the data scored ("arithmetic (32 samples)") */
+    const char *params;      /* the task's settings, text (JSON) */
+    struct joule_eval_result result;
+};
+
+/* Stores a score; *id (when not NULL) gets its id.  JOULE_ERR_NOT_FOUND for
+ * an experiment_id that does not exist. */
+JOULE_API enum joule_status joule_store_eval_add(struct joule_store *s,
+                                                 const struct joule_store_eval *e, int64_t *id);
 
 /* Deletes experiment id and all its rows.  JOULE_ERR_NOT_FOUND. */
 JOULE_API enum joule_status joule_store_remove(struct joule_store *s, int64_t id);

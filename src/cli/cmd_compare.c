@@ -217,8 +217,10 @@ static const char *info_text(const struct joule_table *t, const char *field)
     return "";
 }
 
-static void read_column(struct joule_store *s, struct column *c, char *model_path, size_t size)
+static void read_column(struct joule_store *s, struct column *c, char *model_path, size_t size,
+                        char *digest, size_t digest_size)
 {
+    digest[0] = '\0';
     struct joule_table *t = NULL;
     double dummy;
     model_path[0] = '\0';
@@ -241,15 +243,17 @@ static void read_column(struct joule_store *s, struct column *c, char *model_pat
     }
     if (joule_store_query(s, JOULE_QUERY_INFO, c->id, &t) == JOULE_OK) {
         joule_strlcpy(model_path, info_text(t, "model_path"), size);
+        joule_strlcpy(digest, info_text(t, "model_digest"), digest_size);
         joule_table_free(t);
     }
 }
 
 /* The task's score on the file that was measured. */
 static enum joule_status accuracy(const struct cmp_opts *o, enum joule_eval_task task,
-                                  const char *path, double *score, char *err, size_t err_size)
+                                  const char *path, struct joule_eval_result *res, char *err,
+                                  size_t err_size)
 {
-    *score = NAN;
+    res->score = NAN;
     struct joule_engine_params ep;
     joule_engine_default_params(&ep);
     ep.n_seq = task >= JOULE_EVAL_EXACT ? 8 : 1;
@@ -282,9 +286,43 @@ static enum joule_status accuracy(const struct cmp_opts *o, enum joule_eval_task
         joule_dataset_free(d);
     }
     if (st == JOULE_OK)
-        *score = r.score;
+        *res = r;
     joule_engine_close(e);
     return st;
+}
+
+/* What the stored scores are matched by: the task's data and settings. */
+static void eval_key(const struct cmp_opts *o, char *dataset, size_t dsize, char *params,
+                     size_t psize)
+{
+    joule_fmt(dataset, dsize, "%s", o->eval_dataset ? o->eval_dataset : "default");
+    joule_fmt(params, psize, "{\"samples\": %u}", o->eval_samples);
+}
+
+/* A score stored before for experiment id with the same task, data and
+ * settings; NAN when none. */
+static double stored_score(struct joule_store *s, int64_t id, const char *task, const char *dataset,
+                           const char *params)
+{
+    struct joule_table *t = NULL;
+    double v = NAN;
+    if (joule_store_query(s, JOULE_QUERY_EVALS, id, &t) != JOULE_OK)
+        return v;
+    size_t ct = SIZE_MAX, cd = SIZE_MAX, cp = SIZE_MAX, cs = SIZE_MAX;
+    for (size_t j = 0; j < joule_table_cols(t); j++) {
+        const char *n = joule_table_col_name(t, j);
+        ct = strcmp(n, "task") == 0 ? j : ct;
+        cd = strcmp(n, "dataset") == 0 ? j : cd;
+        cp = strcmp(n, "params") == 0 ? j : cp;
+        cs = strcmp(n, "score") == 0 ? j : cs;
+    }
+    for (size_t i = 0; cs != SIZE_MAX && i < joule_table_rows(t); i++)
+        if (strcmp(joule_table_text(t, i, ct), task) == 0 &&
+            strcmp(joule_table_text(t, i, cd), dataset) == 0 &&
+            strcmp(joule_table_text(t, i, cp), params) == 0 && joule_table_is_number(t, i, cs))
+            v = joule_table_number(t, i, cs);
+    joule_table_free(t);
+    return v;
 }
 
 /* Loss against the reference: points of accuracy lost, or for perplexity
@@ -465,6 +503,11 @@ int cmd_compare(int argc, char **argv, struct cli *cli)
     double *score_of_prec = rc == CLI_OK ? joule_calloc(o.n_prec, sizeof(double)) : NULL;
     for (size_t p = 0; score_of_prec && p < o.n_prec; p++)
         score_of_prec[p] = NAN;
+    struct joule_eval_result *res_of_prec =
+        rc == CLI_OK ? joule_calloc(o.n_prec, sizeof(*res_of_prec)) : NULL;
+    bool *have_res = rc == CLI_OK ? joule_calloc(o.n_prec, sizeof(bool)) : NULL;
+    if (rc == CLI_OK && (!score_of_prec || !res_of_prec || !have_res))
+        rc = CLI_RUNTIME;
     for (size_t i = 0; rc == CLI_OK && i < n && !cli_stop; i++) {
         struct joule_run_options ro = {
             .fresh = o.fresh, .skip_completed = !o.fresh, .stop = &cli_stop};
@@ -477,20 +520,34 @@ int cmd_compare(int argc, char **argv, struct cli *cli)
             rc = cli_exit_for(st);
             break;
         }
-        char path[4096];
-        read_column(s, &col[i], path, sizeof(path));
+        char path[4096], digest[72], dataset[1024], params[64];
+        read_column(s, &col[i], path, sizeof(path), digest, sizeof(digest));
         col[i].ok = !cli_stop;
-        /* Accuracy depends on the file, not the batch: once per precision. */
+        eval_key(&o, dataset, sizeof(dataset), params, sizeof(params));
+        /* Accuracy depends on the file, not the batch: scored once per
+         * precision, kept with every experiment of that file, and taken
+         * from the store when this experiment was scored before. */
         size_t p = i / (o.n_batch ? o.n_batch : 1);
-        if (col[i].ok && !isfinite(score_of_prec[p]) && path[0]) {
+        double before = o.fresh ? NAN : stored_score(s, col[i].id, o.task, dataset, params);
+        if (col[i].ok && !isfinite(score_of_prec[p]) && isfinite(before)) {
+            score_of_prec[p] = before;
+        } else if (col[i].ok && !isfinite(score_of_prec[p]) && path[0]) {
             if (!cli->quiet)
                 fprintf(stderr, "joule compare: %s: task %s\n", col[i].precision, o.task);
-            st = accuracy(&o, task, path, &score_of_prec[p], err, sizeof(err));
+            st = accuracy(&o, task, path, &res_of_prec[p], err, sizeof(err));
             if (st != JOULE_OK) {
                 fprintf(stderr, "joule compare: %s: %s\n", col[i].precision, err);
                 rc = cli_exit_for(st);
                 break;
             }
+            score_of_prec[p] = res_of_prec[p].score;
+            have_res[p] = true;
+        }
+        if (col[i].ok && have_res[p] && !isfinite(before)) {
+            struct joule_store_eval e = {col[i].id, path,    digest, NULL,
+                                         o.task,    dataset, params, res_of_prec[p]};
+            if (joule_store_eval_add(s, &e, NULL) != JOULE_OK)
+                fprintf(stderr, "joule compare: %s\n", joule_store_errmsg(s));
         }
         col[i].accuracy = score_of_prec[p];
     }
@@ -575,6 +632,8 @@ int cmd_compare(int argc, char **argv, struct cli *cli)
     free(cfg);
     free(col);
     free(score_of_prec);
+    free(res_of_prec);
+    free(have_res);
     joule_store_close(s);
     free(o.lists[0]);
     free(o.lists[1]);

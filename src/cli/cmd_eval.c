@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 #include "fileio.h"
+#include "sha256.h"
 #include "joule_int.h"
 
 #include <math.h>
@@ -37,15 +38,17 @@ static const char *const usage[] = {
     "  -t, --threads N        CPU threads (default: physical cores)",
     "  --ctx N                context positions (default: the model's, at most 2048)",
     "  --raw                  one line per sample too",
+    "  --db PATH              results database the score is stored in (also JOULE_DB)",
+    "  --no-store             do not store the score",
     "  --json, --csv          for machines",
     NULL,
 };
 
 struct eval_opts {
-    const char *model, *task, *dataset, *format;
+    const char *model, *task, *dataset, *format, *db;
     unsigned sample_size, max_tokens, window, stride, batch, threads, ctx;
     unsigned long long seed;
-    bool shuffle, stem, raw, help, max_tokens_set;
+    bool shuffle, stem, raw, help, max_tokens_set, no_store;
     enum cli_format fmt;
 };
 
@@ -64,6 +67,10 @@ static int parse(int argc, char **argv, struct eval_opts *o)
             o->fmt = CLI_CSV;
         } else if (strcmp(a, "--raw") == 0) {
             o->raw = true;
+        } else if (strcmp(a, "--no-store") == 0) {
+            o->no_store = true;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--db", &missing))) {
+            o->db = v;
         } else if (strcmp(a, "--stem") == 0) {
             o->stem = true;
         } else if (strcmp(a, "--shuffle") == 0) {
@@ -278,6 +285,40 @@ static void print_result(const struct eval_opts *o, const struct joule_eval_resu
     printf("  time                  %.2f s\n", seconds);
 }
 
+/* Keeps the score in the results database, with the model file's digest so
+ * that it can be matched with the experiments measured on the same file. */
+static int store_score(const struct eval_opts *o, const struct joule_eval_params *p,
+                       const struct joule_eval_result *r, const char *weight_type,
+                       const char *source, const struct cli *cli)
+{
+    char err[1024], digest[65] = "", params[256];
+    if (joule_sha256_file(o->model, digest, err, sizeof(err)) != JOULE_OK) {
+        fprintf(stderr, "joule eval: %s\n", err);
+        return CLI_RUNTIME;
+    }
+    joule_fmt(params, sizeof(params),
+              "{\"max_tokens\": %d, \"stem\": %s, \"window\": %d, \"stride\": %d}",
+              (int)p->max_tokens, p->stem ? "true" : "false", (int)p->window, (int)p->stride);
+    struct joule_store *s = NULL;
+    if (joule_store_open(o->db, &s, err, sizeof(err)) != JOULE_OK) {
+        fprintf(stderr, "joule eval: %s\n", err);
+        return CLI_RUNTIME;
+    }
+    struct joule_store_eval e = {
+        0, o->model, digest, weight_type, joule_eval_task_name(r->task), source, params, *r};
+    int64_t id = 0;
+    int rc = CLI_OK;
+    if (joule_store_eval_add(s, &e, &id) != JOULE_OK) {
+        fprintf(stderr, "joule eval: %s\n", joule_store_errmsg(s));
+        rc = CLI_RUNTIME;
+    } else if (!cli->quiet) {
+        fprintf(stderr, "joule eval: score %lld stored in %s\n", (long long)id,
+                joule_store_path(s));
+    }
+    joule_store_close(s);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv, struct cli *cli)
 {
     (void)cli;
@@ -366,6 +407,8 @@ int cmd_eval(int argc, char **argv, struct cli *cli)
     if (rc == CLI_OK) {
         print_result(&o, &r, model, info.weight_type, source, seconds, raw.rows);
         raw.rows = NULL;
+        if (!o.no_store)
+            rc = store_score(&o, &p, &r, info.weight_type, source, cli);
     }
     json_decref(raw.rows);
     joule_engine_close(e);

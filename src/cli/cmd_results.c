@@ -26,7 +26,8 @@ static const char *const usage[] = {
     "  export ID [--csv|--json] [--what W] [-o FILE]",
     "                                      W: export (default: one row with the",
     "                                      seed tools' column names), summary,",
-    "                                      cycles, requests, domains",
+    "                                      cycles, requests, domains, info,",
+    "                                      accuracy",
     "  compare A B [--json|--csv]          metrics of A and B side by side",
     "  rm ID [--yes]                       delete an experiment (asks unless --yes)",
     "",
@@ -196,10 +197,12 @@ static int do_show(struct joule_store *s, const struct res_opts *o, int64_t id)
     static const enum joule_query raw_q[] = {JOULE_QUERY_CYCLES, JOULE_QUERY_DOMAINS,
                                              JOULE_QUERY_REQUESTS};
     static const char *const raw_names[] = {"cycles", "domains", "requests"};
-    struct joule_table *sum = NULL, *info = NULL, *raw[3] = {NULL, NULL, NULL};
+    struct joule_table *sum = NULL, *info = NULL, *evals = NULL, *raw[3] = {NULL, NULL, NULL};
     int code = query(s, JOULE_QUERY_SUMMARY, id, &sum);
     if (code == CLI_OK)
         code = query(s, JOULE_QUERY_INFO, id, &info);
+    if (code == CLI_OK)
+        code = query(s, JOULE_QUERY_EVALS, id, &evals);
     for (int k = 0; code == CLI_OK && o->raw && k < 3; k++)
         code = query(s, raw_q[k], id, &raw[k]);
     if (code != CLI_OK)
@@ -227,7 +230,8 @@ static int do_show(struct joule_store *s, const struct res_opts *o, int64_t id)
                 json_decref(j);
             }
         }
-        printf("}");
+        printf("}, \"accuracy\": ");
+        cli_table_json(stdout, evals);
         for (int k = 0; o->raw && k < 3; k++) {
             printf(", \"%s\": ", raw_names[k]);
             cli_table_json(stdout, raw[k]);
@@ -247,6 +251,10 @@ static int do_show(struct joule_store *s, const struct res_opts *o, int64_t id)
             print_summary(sum);
         printf("\n");
         print_info(info);
+        if (joule_table_rows(evals) > 0) {
+            printf("\naccuracy of the measured file (joule eval, joule compare):\n");
+            cli_table_print(stdout, evals);
+        }
         for (int k = 0; o->raw && k < 3; k++) {
             printf("\n%s:\n", raw_names[k]);
             cli_table_print(stdout, raw[k]);
@@ -255,6 +263,7 @@ static int do_show(struct joule_store *s, const struct res_opts *o, int64_t id)
 done:
     joule_table_free(sum);
     joule_table_free(info);
+    joule_table_free(evals);
     for (int k = 0; k < 3; k++)
         joule_table_free(raw[k]);
     return code;
@@ -283,6 +292,7 @@ static int do_export(struct joule_store *s, const struct res_opts *o, int64_t id
         {"export", JOULE_QUERY_EXPORT},   {"summary", JOULE_QUERY_SUMMARY},
         {"cycles", JOULE_QUERY_CYCLES},   {"requests", JOULE_QUERY_REQUESTS},
         {"domains", JOULE_QUERY_DOMAINS}, {"info", JOULE_QUERY_INFO},
+        {"accuracy", JOULE_QUERY_EVALS},
     };
     enum joule_query q = JOULE_QUERY_EXPORT;
     if (o->what) {
@@ -291,7 +301,7 @@ static int do_export(struct joule_store *s, const struct res_opts *o, int64_t id
             k++;
         if (k == JOULE_ARRAY_LEN(whats))
             return cli_usage_error(CMD, "--what expects export, summary, cycles, requests, "
-                                        "domains or info, got '%s'",
+                                        "domains, info or accuracy, got '%s'",
                                    o->what);
         q = whats[k].q;
     }

@@ -590,7 +590,16 @@ enum joule_status joule_store_query(struct joule_store *s, enum joule_query q, i
         return JOULE_ERR_INVALID;
     if (q == JOULE_QUERY_EXPERIMENTS)
         return q_experiments(s, out);
-    if (q < JOULE_QUERY_SUMMARY || q > JOULE_QUERY_INFO)
+    static const char evals_sql[] =
+        "SELECT id, experiment_id, datetime(created_at, 'unixepoch') AS created, task, dataset,"
+        " n, score, n_correct, nll, rouge1, rouge2, rougeL, weight_type, model_path,"
+        " model_digest, params FROM evals";
+    if (q == JOULE_QUERY_EVALS && id == 0) {
+        char sql[512];
+        joule_fmt(sql, sizeof(sql), "%s WHERE ?1 = 0 ORDER BY id", evals_sql);
+        return sql_table(s, sql, 0, out);
+    }
+    if (q < JOULE_QUERY_SUMMARY || q > JOULE_QUERY_EVALS)
         return joule_store_err(s, JOULE_ERR_INVALID, "unknown query %d", (int)q);
     struct joule_table *e = NULL;
     enum joule_status r = load_experiment(s, id, &e);
@@ -608,6 +617,12 @@ enum joule_status joule_store_query(struct joule_store *s, enum joule_query q, i
     if (q == JOULE_QUERY_DOMAINS) {
         joule_table_free(e);
         return q_domains(s, id, out);
+    }
+    if (q == JOULE_QUERY_EVALS) {
+        joule_table_free(e);
+        char sql[512];
+        joule_fmt(sql, sizeof(sql), "%s WHERE experiment_id = ?1 ORDER BY id", evals_sql);
+        return sql_table(s, sql, id, out);
     }
     struct exp_data d;
     char prov[16] = "";

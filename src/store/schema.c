@@ -114,7 +114,32 @@ static const char migrate_v2[] =
     "CREATE INDEX timeline_by_experiment ON timeline(experiment_id, t_s);\n"
     "PRAGMA user_version = 2;\n";
 
+/* Version 3: accuracy scores (joule eval, joule compare), tied to the
+ * experiment whose file they scored, or standalone (experiment_id NULL). */
+static const char migrate_v3[] =
+    "CREATE TABLE evals (\n"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  experiment_id INTEGER REFERENCES experiments(id) ON DELETE CASCADE,\n"
+    "  created_at REAL NOT NULL,\n"
+    "  model_path TEXT,\n"
+    "  model_digest TEXT,\n"
+    "  weight_type TEXT,\n"
+    "  task TEXT NOT NULL,\n"
+    "  dataset TEXT,\n"
+    "  n INTEGER,\n"
+    "  score REAL,\n"
+    "  n_correct INTEGER,\n"
+    "  nll REAL,\n"
+    "  rouge1 REAL,\n"
+    "  rouge2 REAL,\n"
+    "  rougeL REAL,\n"
+    "  params TEXT NOT NULL DEFAULT ''\n"
+    ");\n"
+    "CREATE INDEX evals_by_experiment ON evals(experiment_id);\n"
+    "PRAGMA user_version = 3;\n";
+
 const char *const joule_store_migrations[JOULE_STORE_SCHEMA_VERSION] = {
     schema_v1,
     migrate_v2,
+    migrate_v3,
 };

@@ -358,6 +358,53 @@ enum joule_status joule_store_experiment_status(struct joule_store *s, int64_t i
     return r;
 }
 
+enum joule_status joule_store_eval_add(struct joule_store *s, const struct joule_store_eval *e,
+                                       int64_t *id)
+{
+    if (id)
+        *id = 0;
+    enum joule_status r = JOULE_OK;
+    if (!e->task || !e->task[0])
+        return joule_store_err(s, JOULE_ERR_INVALID, "an accuracy score without its task");
+    if (e->experiment_id > 0 && (r = experiment_exists(s, e->experiment_id)) != JOULE_OK)
+        return r;
+    sqlite3_stmt *st = NULL;
+    r = prepare(s,
+                "INSERT INTO evals (experiment_id, created_at, model_path, model_digest,"
+                " weight_type, task, dataset, n, score, n_correct, nll, rouge1, rouge2, rougeL,"
+                " params) VALUES (?1, (julianday('now') - 2440587.5) * 86400.0, ?2, ?3, ?4, ?5,"
+                " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                &st);
+    if (r != JOULE_OK)
+        return r;
+    const struct joule_eval_result *x = &e->result;
+    if (e->experiment_id > 0)
+        sqlite3_bind_int64(st, 1, e->experiment_id);
+    else
+        sqlite3_bind_null(st, 1);
+    bind_text(st, 2, e->model_path);
+    bind_text(st, 3, e->model_digest);
+    bind_text(st, 4, e->weight_type);
+    bind_text(st, 5, e->task ? e->task : "");
+    bind_text(st, 6, e->dataset);
+    sqlite3_bind_int64(st, 7, x->n);
+    bind_real(st, 8, x->score);
+    if (x->task == JOULE_EVAL_PPL || x->task == JOULE_EVAL_ROUGE)
+        sqlite3_bind_null(st, 9);
+    else
+        sqlite3_bind_int64(st, 9, x->n_correct);
+    bind_real(st, 10, x->nll);
+    bind_real(st, 11, x->rouge1);
+    bind_real(st, 12, x->rouge2);
+    bind_real(st, 13, x->rougeL);
+    bind_text(st, 14, e->params ? e->params : "");
+    r = run(s, st, "storing an accuracy score");
+    sqlite3_finalize(st);
+    if (r == JOULE_OK && id)
+        *id = sqlite3_last_insert_rowid(s->db);
+    return r;
+}
+
 static enum joule_status cycle_rows(struct joule_store *s, int64_t id,
                                     const struct joule_store_cycle *c,
                                     const struct joule_store_metric *m, size_t n_metrics,

@@ -21,6 +21,7 @@ FAST="--set protocol.meter_sources=fake:$TMP/meter.txt --set protocol.idle_s=0.1
 
 expect_exit 0 "compare --json" -- "$J" compare -m "$TMP/m.gguf" --precisions f16,q8_0,q4_0 \
     --batch 1,2 $FAST --json
+cp "$TMP/out" "$TMP/first.json"
 python3 - "$TMP/out" <<'PY' && ok || bad "compare --json: columns, deltas, ranks, rule"
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -53,6 +54,18 @@ expect_in "$TMP/out" "recommendation:" "table: a recommendation"
 expect_in "$TMP/out" "rule: the lowest energy per 1k output tokens" "table: the rule stated"
 n=$("$J" results list --csv | grep -c compare)
 [ "$n" -eq 6 ] && ok || bad "compare again: $n experiments, expected 6 (reused)"
+expect_not_in "$TMP/err" "task ppl" "compare again: scores taken from the store"
+# Each experiment keeps the score of its file.
+expect_exit 0 "results show" -- "$J" results show 2
+expect_in "$TMP/out" "accuracy of the measured file" "show: accuracy section"
+expect_exit 0 "export accuracy" -- "$J" results export 3 --what accuracy --csv
+python3 - "$TMP/out" "$TMP/first.json" <<'PY' && ok || bad "export accuracy: the compare's score"
+import csv, json, sys
+r = list(csv.DictReader(open(sys.argv[1])))
+first = json.load(open(sys.argv[2]))["configurations"]
+assert len(r) == 1 and r[0]["task"] == "ppl" and r[0]["experiment_id"] == "3", r
+assert abs(float(r[0]["score"]) - first[2]["accuracy"]) < 1e-6 * first[2]["accuracy"], r
+PY
 
 # A tolerance of 0 only admits what is at least as good as the reference.
 expect_exit 0 "compare --csv strict" -- "$J" compare -m "$TMP/m.gguf" --precisions f16,q4_0 \

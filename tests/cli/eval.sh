@@ -5,6 +5,7 @@
 # file, per-sample rows, and the errors of bad arguments.
 J=$1
 . "$(dirname "$0")/lib.sh"
+export JOULE_DB="$TMP/results.db"
 
 expect_exit 0 "synth" -- "$J" model synth --arch llama --dim 64 --layers 2 --heads 4 \
     --kv-heads 2 --ffn 128 --vocab 512 --ctx 1024 --tokenizer spm --type q8_0 -o "$TMP/m.gguf"
@@ -34,6 +35,11 @@ assert abs(d["perplexity"] - math.exp(d["nll_per_token"])) < 1e-7 * d["perplexit
 assert 50 < d["perplexity"] < 5000, d
 PY
 done
+expect_in "$TMP/err" "stored in $TMP/results.db" "ppl: the score is stored"
+n=$(sqlite3 "$TMP/results.db" "SELECT count(*) FROM evals WHERE task = 'ppl' AND experiment_id IS NULL" 2>/dev/null || python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM evals WHERE task = 'ppl' AND experiment_id IS NULL\").fetchone()[0])" "$TMP/results.db")
+[ "$n" -eq 5 ] && ok || bad "ppl: $n scores stored, expected 5"
+expect_exit 0 "ppl --no-store" -- "$J" eval -m "$TMP/m.gguf" --task ppl -d "$TMP/t.txt" --no-store
+expect_not_in "$TMP/err" "stored" "--no-store: nothing stored"
 expect_exit 0 "ppl default text" -- "$J" eval -m "$TMP/m.gguf" --task ppl
 expect_in "$TMP/out" "perplexity" "ppl: table"
 expect_in "$TMP/out" "summaries" "ppl: default text named"

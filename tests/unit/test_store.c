@@ -75,7 +75,8 @@ static const struct joule_store_experiment exp_a = {
 /* Cycle k of experiment a: energy 100 + 10k, tokens_out 200 + 10k. */
 static enum joule_status add_cycle(struct joule_store *s, int64_t id, int k, double energy)
 {
-    struct joule_store_cycle c = {k, (k + 1) % 3, 1.7e9 + 60.0 * k, 12.5, 2, k == 1 ? "too-short" : ""};
+    struct joule_store_cycle c = {k,    (k + 1) % 3, 1.7e9 + 60.0 * k,
+                                  12.5, 2,           k == 1 ? "too-short" : ""};
     struct joule_store_metric m[] = {
         {"zz_custom", 1.0},
         {"energy_total_j", energy},
@@ -159,8 +160,7 @@ static void test_write_and_query(void)
     CHECK_STR(joule_table_col_name(t, 0), "metric");
     /* Energy figures carry the weakest provenance summed; others none. */
     CHECK_STR(joule_table_text(t, row_of(t, "energy_total_j"), col(t, "provenance")), "sampled");
-    CHECK_STR(joule_table_text(t, row_of(t, "tokens_per_joule"), col(t, "provenance")),
-              "sampled");
+    CHECK_STR(joule_table_text(t, row_of(t, "tokens_per_joule"), col(t, "provenance")), "sampled");
     CHECK_STR(joule_table_text(t, row_of(t, "duration_s"), col(t, "provenance")), "");
     CHECK_NEAR(cell(t, "energy_total_j", "mean"), 110.0, 1e-9);
     CHECK_NEAR(cell(t, "energy_total_j", "std"), 10.0, 1e-9);
@@ -225,11 +225,26 @@ static void test_write_and_query(void)
     /* EXPORT */
     CHECK(joule_store_query(s, JOULE_QUERY_EXPORT, id, &t) == JOULE_OK);
     CHECK(joule_table_rows(t) == 1);
-    static const char *const seed[] = {
-        "experiment_id", "name", "model", "precision", "backend", "dataset", "batch_size",
-        "cycles", "energy_provenance", "energy_total_J", "energy_J_per_ex", "tokens_total", "tpj", "latency_s",
-        "E_run_J", "T_in", "T_out", "EPT_in_J_per_tok", "EPT_out_J_per_tok",
-        "EPT_total_J_per_tok"};
+    static const char *const seed[] = {"experiment_id",
+                                       "name",
+                                       "model",
+                                       "precision",
+                                       "backend",
+                                       "dataset",
+                                       "batch_size",
+                                       "cycles",
+                                       "energy_provenance",
+                                       "energy_total_J",
+                                       "energy_J_per_ex",
+                                       "tokens_total",
+                                       "tpj",
+                                       "latency_s",
+                                       "E_run_J",
+                                       "T_in",
+                                       "T_out",
+                                       "EPT_in_J_per_tok",
+                                       "EPT_out_J_per_tok",
+                                       "EPT_total_J_per_tok"};
     for (size_t i = 0; i < sizeof(seed) / sizeof(seed[0]); i++)
         CHECK_STR(joule_table_col_name(t, i), seed[i]);
     CHECK_NEAR(joule_table_number(t, 0, col(t, "energy_total_J")), 110, 1e-9);
@@ -277,8 +292,7 @@ static void test_write_and_query(void)
     CHECK(joule_store_find_incomplete(s, "other", &found) == JOULE_OK && found == 0);
     unsigned char done[5];
     char status[32], *yaml = NULL;
-    CHECK(joule_store_experiment_get(s, id, &yaml, done, 5, status, sizeof(status)) ==
-          JOULE_OK);
+    CHECK(joule_store_experiment_get(s, id, &yaml, done, 5, status, sizeof(status)) == JOULE_OK);
     CHECK_STR(yaml, exp_a.config_yaml);
     joule_free(yaml);
     CHECK(done[0] && done[1] && done[2] && !done[3] && !done[4]);
@@ -286,8 +300,7 @@ static void test_write_and_query(void)
     CHECK(joule_store_experiment_status(s, id, JOULE_STATUS_COMPLETED, "thermal-drift") ==
           JOULE_OK);
     CHECK(joule_store_find_incomplete(s, "hash-a", &found) == JOULE_OK && found == 0);
-    CHECK(joule_store_experiment_get(s, id, NULL, NULL, 0, status, sizeof(status)) ==
-          JOULE_OK);
+    CHECK(joule_store_experiment_get(s, id, NULL, NULL, 0, status, sizeof(status)) == JOULE_OK);
     CHECK_STR(status, "completed");
     CHECK(joule_store_query(s, JOULE_QUERY_INFO, id, &t) == JOULE_OK);
     CHECK_STR(joule_table_text(t, row_of(t, "flags"), 1), "thermal-drift");
@@ -360,6 +373,56 @@ static void test_write_and_query(void)
     joule_store_close(s);
 }
 
+/* Accuracy scores: tied to an experiment or standalone, refused for an
+ * experiment that does not exist, gone with their experiment. */
+static void test_evals(void)
+{
+    char path[600], err[512];
+    path_in(path, sizeof(path), "evals.db");
+    unlink(path);
+    struct joule_store *s = NULL;
+    CHECK(joule_store_open(path, &s, err, sizeof(err)) == JOULE_OK);
+    if (!s)
+        return;
+    int64_t exp = 0, id = 0;
+    CHECK(joule_store_experiment_add(s, &exp_a, &exp) == JOULE_OK);
+    struct joule_eval_result r = {JOULE_EVAL_NUMERIC, 0.25, NAN, NAN, NAN, 8, 2, NAN, 0, 96};
+    struct joule_store_eval e = {exp, "m.gguf", "abc", "Q4_0", "numeric", "arithmetic", "{}", r};
+    CHECK(joule_store_eval_add(s, &e, &id) == JOULE_OK && id == 1);
+    e.experiment_id = 0;
+    e.result.task = JOULE_EVAL_PPL;
+    e.task = "ppl";
+    e.result.score = 512.5;
+    e.result.nll = log(512.5);
+    CHECK(joule_store_eval_add(s, &e, &id) == JOULE_OK && id == 2);
+    e.experiment_id = 99;
+    CHECK(joule_store_eval_add(s, &e, &id) == JOULE_ERR_NOT_FOUND && id == 0);
+    e.experiment_id = 0;
+    e.task = NULL;
+    CHECK(joule_store_eval_add(s, &e, &id) == JOULE_ERR_INVALID);
+    struct joule_table *t = NULL;
+    CHECK(joule_store_query(s, JOULE_QUERY_EVALS, exp, &t) == JOULE_OK);
+    CHECK(t && joule_table_rows(t) == 1);
+    if (t && joule_table_rows(t) == 1) {
+        CHECK_STR(joule_table_text(t, 0, col(t, "task")), "numeric");
+        CHECK_NEAR(joule_table_number(t, 0, col(t, "score")), 0.25, 0);
+        CHECK_NEAR(joule_table_number(t, 0, col(t, "n_correct")), 2, 0);
+        CHECK(!joule_table_is_number(t, 0, col(t, "nll")));
+    }
+    joule_table_free(t);
+    CHECK(joule_store_query(s, JOULE_QUERY_EVALS, 0, &t) == JOULE_OK);
+    CHECK(t && joule_table_rows(t) == 2);
+    if (t && joule_table_rows(t) == 2) {
+        CHECK(!joule_table_is_number(t, 1, col(t, "experiment_id")));
+        CHECK(!joule_table_is_number(t, 1, col(t, "n_correct"))); /* ppl has none */
+        CHECK_NEAR(joule_table_number(t, 1, col(t, "nll")), log(512.5), 1e-12);
+    }
+    joule_table_free(t);
+    CHECK(joule_store_remove(s, exp) == JOULE_OK);
+    CHECK(count(s, "SELECT count(*) FROM evals") == 1);
+    joule_store_close(s);
+}
+
 static void test_default_path(void)
 {
     char path[600], cwd[1024];
@@ -398,7 +461,7 @@ static void test_refusals(void)
     s = (struct joule_store *)1;
     CHECK(joule_store_open(path, &s, err, sizeof(err)) == JOULE_ERR_UNSUPPORTED);
     CHECK(s == NULL);
-    CHECK(strstr(err, "was written by a newer joule (schema 99, this joule knows 2)") != NULL);
+    CHECK(strstr(err, "was written by a newer joule (schema 99, this joule knows 3)") != NULL);
     CHECK(strstr(err, path) != NULL);
 
     /* Not a database at all. */
@@ -425,8 +488,7 @@ static void test_refusals(void)
     /* ... untouched */
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
     sqlite3_stmt *st = NULL;
-    CHECK(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) ==
-          SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) == SQLITE_OK);
     CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1);
     sqlite3_finalize(st);
     sqlite3_close(db);
@@ -484,6 +546,8 @@ static void test_migration(void)
     CHECK(joule_store_experiment_add(s, &exp_a, &id) == JOULE_OK && id == 2);
     CHECK(add_cycle(s, id, 0, 100) == JOULE_OK);
     CHECK(count(s, "SELECT count(*) FROM requests WHERE text IS NOT NULL") == 1);
+    /* ... and version 3's table of accuracy scores is there. */
+    CHECK(count(s, "SELECT count(*) FROM evals") == 0);
     joule_store_close(s);
     /* A second open has nothing to do. */
     CHECK(joule_store_open(path, &s, err, sizeof(err)) == JOULE_OK);
@@ -525,6 +589,7 @@ int main(void)
     mkdir(dir, 0777);
     RUN(test_table_text);
     RUN(test_write_and_query);
+    RUN(test_evals);
     RUN(test_default_path);
     RUN(test_refusals);
     RUN(test_migration);
