@@ -950,6 +950,18 @@ struct joule_run_options {
     void *user;
 };
 
+/* The model file of a model argument: spec itself, or for
+ * "synth:SHAPE[:TYPE]" (TYPE default q8_0) a random-weight model of that
+ * shape, made once under $JOULE_CACHE_DIR (else $XDG_CACHE_HOME/joule, else
+ * ~/.cache/joule)/models and reused.  before_making (may be NULL) is called
+ * just before a model is made (it can take minutes for large shapes).
+ * JOULE_ERR_NOT_FOUND for an unknown shape, with the shapes listed. */
+JOULE_API enum joule_status joule_model_resolve(const char *spec, uint32_t n_threads,
+                                                void (*before_making)(void *user,
+                                                                      const char *path),
+                                                void *user, char *path, size_t size, char *err,
+                                                size_t err_size);
+
 /* Runs the experiment c into s; *id gets its id as soon as it exists (also
  * on failure and interruption, so the caller can print the resume command;
  * 0 when none was created).  JOULE_OK also for an interrupted run: read its

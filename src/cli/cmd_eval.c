@@ -319,6 +319,13 @@ static int store_score(const struct eval_opts *o, const struct joule_eval_params
     return rc;
 }
 
+static void announce_synth(void *user, const char *path)
+{
+    const struct cli *cli = user;
+    if (!cli->quiet)
+        fprintf(stderr, "joule eval: making a random-weight model once: %s\n", path);
+}
+
 int cmd_eval(int argc, char **argv, struct cli *cli)
 {
     (void)cli;
@@ -348,18 +355,27 @@ int cmd_eval(int argc, char **argv, struct cli *cli)
     p.window = (int32_t)o.window;
     p.stride = (int32_t)o.stride;
 
+    char err[1024], model_path[4096];
+    enum joule_status st = joule_model_resolve(o.model, o.threads, announce_synth, cli, model_path,
+                                               sizeof(model_path), err, sizeof(err));
+    if (st != JOULE_OK) {
+        fprintf(stderr, "joule eval: %s\n", err);
+        return cli_exit_for(st);
+    }
+    o.model = model_path;
     struct stat sb;
     if (stat(o.model, &sb) != 0)
-        return cli_usage_error(CMD, "%s: no such model file (make one with `joule model synth`)",
+        return cli_usage_error(CMD,
+                               "%s: no such model file (a GGUF file, or synth:SHAPE for a "
+                               "random-weight model)",
                                o.model);
-    char err[1024];
     struct joule_engine_params ep;
     joule_engine_default_params(&ep);
     ep.n_threads = (int32_t)o.threads;
     ep.n_seq = task >= JOULE_EVAL_EXACT ? (int32_t)o.batch : 1;
     ep.n_ctx = (int32_t)o.ctx;
     struct joule_engine *e = NULL;
-    enum joule_status st = joule_engine_open(o.model, &ep, &e, err, sizeof(err));
+    st = joule_engine_open(o.model, &ep, &e, err, sizeof(err));
     if (st != JOULE_OK) {
         fprintf(stderr, "joule eval: %s\n", err);
         return cli_exit_for(st);

@@ -161,11 +161,15 @@ static void cache_dir(char *out, size_t size)
     joule_fmt(out, size, "%s/.cache/joule", h && *h ? h : ".");
 }
 
-/* A model given as "synth:SHAPE[:TYPE]": a random-weight model of a
- * built-in shape (joule model synth), made once into the cache.  *path gets
- * its file. */
-static enum joule_status synth_model(struct run *r, const char *spec, char *path, size_t size)
+enum joule_status joule_model_resolve(const char *spec, uint32_t n_threads,
+                                      void (*before_making)(void *user, const char *path),
+                                      void *user, char *path, size_t size, char *err,
+                                      size_t err_size)
 {
+    if (strncmp(spec, "synth:", 6) != 0) {
+        joule_strlcpy(path, spec, size);
+        return JOULE_OK;
+    }
     char shape[64] = "", type[16] = "q8_0";
     const char *s = spec + 6, *colon = strchr(s, ':');
     joule_fmt(shape, sizeof(shape), "%.*s", (int)(colon ? colon - s : (long)strlen(s)), s);
@@ -179,7 +183,7 @@ static enum joule_status synth_model(struct run *r, const char *spec, char *path
             joule_fmt(names + len, sizeof(names) - len, "%s%s", i ? ", " : "",
                       joule_synth_shape_name(i));
         }
-        joule_fmt(r->err, r->err_size, "model %s: unknown shape '%s' (shapes: %s)", spec, shape,
+        joule_fmt(err, err_size, "model %s: unknown shape '%s' (shapes: %s)", spec, shape,
                   names);
         return JOULE_ERR_NOT_FOUND;
     }
@@ -193,17 +197,24 @@ static enum joule_status synth_model(struct run *r, const char *spec, char *path
         return JOULE_OK;
     char sub[3200];
     joule_fmt(sub, sizeof(sub), "%s/models", dir);
-    enum joule_status st = joule_mkdirs(sub, r->err, r->err_size);
+    enum joule_status st = joule_mkdirs(sub, err, err_size);
     if (st != JOULE_OK)
         return st;
-    char msg[3400];
-    joule_fmt(msg, sizeof(msg), "making the random-weight model %s once: %s", spec, path);
-    progress(r, "synthesize", 0, 0, 0, msg);
-    p.n_threads = (uint32_t)(r->c->threads > 0 ? r->c->threads : 2);
-    char err[512];
-    if ((st = joule_model_synth(&p, path, err, sizeof(err))) != JOULE_OK)
-        joule_fmt(r->err, r->err_size, "model %s: %s", spec, err);
+    if (before_making)
+        before_making(user, path);
+    p.n_threads = n_threads > 0 ? n_threads : 2;
+    char msg[512];
+    if ((st = joule_model_synth(&p, path, msg, sizeof(msg))) != JOULE_OK)
+        joule_fmt(err, err_size, "model %s: %s", spec, msg);
     return st;
+}
+
+static void announce_synth(void *user, const char *path)
+{
+    struct run *r = user;
+    char msg[3400];
+    joule_fmt(msg, sizeof(msg), "making the random-weight model %s once: %s", r->c->model, path);
+    progress(r, "synthesize", 0, 0, 0, msg);
 }
 
 /* The file to measure: the config's model, or a copy quantized to
@@ -215,7 +226,9 @@ static enum joule_status model_file(struct run *r, char *path, size_t size, char
     char source[4096];
     enum joule_status st;
     if (strncmp(c->model, "synth:", 6) == 0) {
-        if ((st = synth_model(r, c->model, source, sizeof(source))) != JOULE_OK)
+        st = joule_model_resolve(c->model, (uint32_t)(c->threads > 0 ? c->threads : 0),
+                                 announce_synth, r, source, sizeof(source), r->err, r->err_size);
+        if (st != JOULE_OK)
             return st;
     } else {
         joule_strlcpy(source, c->model, sizeof(source));

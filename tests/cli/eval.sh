@@ -93,6 +93,8 @@ expect_exit 2 "mc on a dataset without choices" -- "$J" eval -m "$TMP/m.gguf" --
 expect_in "$TMP/err" "choices" "mc on questions: says why"
 expect_exit 2 "window too large" -- "$J" eval -m "$TMP/m.gguf" --task ppl -d "$TMP/t.txt" \
     --window 100000
+expect_exit 2 "unknown synth shape" -- "$J" eval -m synth:nosuchshape --task ppl
+expect_in "$TMP/err" "stories15m" "unknown shape: the shapes listed"
 expect_exit 2 "missing model" -- "$J" eval -m "$TMP/none.gguf" --task exact
 expect_exit 2 "missing text" -- "$J" eval -m "$TMP/m.gguf" --task ppl -d "$TMP/none.txt"
 
