@@ -452,7 +452,7 @@ int cmd_compare(int argc, char **argv, struct cli *cli)
         free(o.lists[1]);
         return rc;
     }
-    enum joule_eval_task task;
+    enum joule_eval_task task = JOULE_EVAL_PPL;
     if (o.n_prec == 0)
         rc = cli_usage_error(CMD, "--precisions is needed (for example f16,q8_0,q4_0)");
     else if (!o.model && !o.base)
