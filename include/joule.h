@@ -329,7 +329,7 @@ struct joule_synth_params {
     int tied_output;         /* 1: no output.weight (the embedding is reused) */
     const char *tokenizer;   /* "spm" or "bpe" */
     const char *tokenizer_pre; /* BPE pre-tokenizer name; NULL: by architecture */
-    const char *type;        /* "f32" "f16" "bf16" "q8_0" "q4_0" "q4_k_m" "q6_k" */
+    const char *type;        /* "f32" "f16" "bf16" "q8_0" "q4_0" "q4_k_m" "q6_k" "int8" */
     uint64_t seed;
     uint32_t n_threads;      /* threads that make the weights; 0 means 1 */
 };
@@ -455,6 +455,13 @@ struct joule_engine_params {
     int kv_f32;         /* non-zero: F32 KV cache (default F16, as llama.cpp) */
     const char *isa;    /* kernels: NULL or "auto" (the best the CPU has),
                            "avx512", "avx2", "scalar" */
+    /* LLM.int8 mode for Q8_0 weights (a file made with `joule quantize
+     * --type int8`), as bitsandbytes' load_in_8bit: activation columns with
+     * a value of magnitude >= int8_threshold are multiplied in 16-bit, the
+     * rest in INT8 (docs/internals/engine.md).  0: pure INT8; < 0 (the
+     * default): off, activations meet Q8_0 weights as Q8_0 blocks, as in
+     * llama.cpp.  JOULE_ERR_INVALID on a model without Q8_0 weights. */
+    float int8_threshold;
 };
 
 /* Fills *p with the defaults above. */
@@ -482,6 +489,9 @@ struct joule_engine_info {
     int32_t n_vocab, n_ctx_train, n_layer, n_embd;
     int32_t n_threads, n_seq, n_ctx, n_batch;
     const char *chat_template; /* recognised family ("chatml"), or NULL */
+    float int8_threshold;      /* as opened; < 0: the int8 mode is off */
+    int64_t int8_columns;      /* input columns of its INT8 products so far */
+    int64_t int8_outliers;     /* of which outliers, multiplied in 16-bit */
 };
 
 /* Describes e (strings borrowed from e). */

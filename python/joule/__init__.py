@@ -147,6 +147,7 @@ class _EngineParams(ctypes.Structure):
         ("n_batch", ctypes.c_int32),
         ("kv_f32", ctypes.c_int),
         ("isa", ctypes.c_char_p),
+        ("int8_threshold", ctypes.c_float),
     ]
 
 
@@ -168,6 +169,9 @@ class _EngineInfo(ctypes.Structure):
         ("n_ctx", ctypes.c_int32),
         ("n_batch", ctypes.c_int32),
         ("chat_template", ctypes.c_char_p),
+        ("int8_threshold", ctypes.c_float),
+        ("int8_columns", ctypes.c_int64),
+        ("int8_outliers", ctypes.c_int64),
     ]
 
 
@@ -563,7 +567,9 @@ class EngineInfo:
     use), kv_type ("f16", "f32"), n_params, model_bytes, state_bytes,
     n_vocab, n_ctx_train, n_layer, n_embd, n_threads, n_seq (the batch),
     n_ctx, n_batch (prefill tokens per step), chat_template (None when the
-    model has none joule recognises).
+    model has none joule recognises), int8_threshold (< 0: the int8 mode is
+    off), int8_columns and int8_outliers (its counters when the engine was
+    described).
     """
 
     def __init__(self, i):
@@ -675,8 +681,10 @@ class Engine:
     at once, n_seq), ctx (positions per request, prompt and output; 0:
     2048, at most the model's training context), ubatch (prompt tokens per
     prefill step, n_batch), kv ("f16" or "f32" KV cache), kernels ("auto",
-    "avx512", "avx2", "scalar").  JouleError on failure, with the library's
-    message naming the file.  close() it, or use it as a context manager.
+    "avx512", "avx2", "scalar"), int8_threshold (None: off; 0: pure INT8;
+    > 0: the LLM.int8 outlier threshold; on a Q8_0 or int8 file).
+    JouleError on failure, with the library's message naming the file.
+    close() it, or use it as a context manager.
 
     on_phase: None, or callable(begin, step) run just before (begin True)
     and just after (begin False) every forward pass; step is a Step.  Each
@@ -701,7 +709,8 @@ class Engine:
     and close() must not be called from inside its callbacks.
     """
 
-    def __init__(self, path, threads=0, batch=1, ctx=0, ubatch=512, kv="f16", kernels="auto"):
+    def __init__(self, path, threads=0, batch=1, ctx=0, ubatch=512, kv="f16", kernels="auto",
+                 int8_threshold=None):
         self._h = None
         lib = _load()
         if kv not in ("f16", "f32"):
@@ -714,6 +723,8 @@ class Engine:
         p.n_batch = ubatch
         p.kv_f32 = 1 if kv == "f32" else 0
         p.isa = None if kernels is None else kernels.encode()
+        if int8_threshold is not None:
+            p.int8_threshold = float(int8_threshold)
         err = ctypes.create_string_buffer(_ERR_SIZE)
         h = ctypes.c_void_p()
         s = lib.joule_engine_open(os.fsencode(path), ctypes.byref(p), ctypes.byref(h), err,

@@ -62,6 +62,11 @@ struct joule_backend_info {
     int64_t state_bytes;
     int32_t n_layer, n_embd, n_ctx, n_threads, n_seq;
     int phases;              /* 1: prefill and decode are separate phases */
+    /* LLM.int8 mode (threshold >= 0; < 0: not in that mode): input columns
+     * of its INT8 products since the backend opened, and how many were
+     * outliers. */
+    float int8_threshold;
+    int64_t int8_columns, int8_outliers;
 };
 
 /* How to run requests (filled by the runner from the experiment config). */
@@ -74,6 +79,8 @@ struct joule_backend_params {
     int keep_text;           /* results carry the generated text */
     struct joule_sampling sampling;
     const char *gpus;        /* GPU list, or NULL (backends that use GPUs) */
+    int int8;                /* non-zero: LLM.int8 mode (builtin) ... */
+    float int8_threshold;    /* ... with this outlier threshold (0: pure INT8) */
 };
 
 struct joule_backend;

@@ -53,6 +53,7 @@ static enum joule_status builtin_open(const struct joule_backend_params *p, cons
     ep.n_threads = p->threads;
     ep.n_seq = p->batch_size;
     ep.n_ctx = p->n_ctx;
+    ep.int8_threshold = p->int8 ? p->int8_threshold : -1.0f;
     if ((st = joule_engine_open(path, &ep, &b->e, err, err_size)) != JOULE_OK) {
         free(b);
         return st;
@@ -65,6 +66,11 @@ static enum joule_status builtin_open(const struct joule_backend_params *p, cons
     joule_strlcpy(in->precision, ei.weight_type, sizeof(in->precision));
     for (char *c = in->precision; *c; c++)
         *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+    /* What is measured is the mode, not the storage type of the file. */
+    if (p->int8)
+        joule_strlcpy(in->precision, p->int8_threshold > 0 ? "int8-mixed" : "int8",
+                      sizeof(in->precision));
+    in->int8_threshold = ei.int8_threshold;
     joule_strlcpy(in->isa, ei.isa, sizeof(in->isa));
     in->n_params = ei.n_params;
     /* The token embedding is a table lookup, not a product; with a tied
@@ -85,6 +91,10 @@ static enum joule_status builtin_open(const struct joule_backend_params *p, cons
 static void builtin_info(const struct joule_backend *b, struct joule_backend_info *out)
 {
     *out = b->info;
+    struct joule_engine_info ei;
+    joule_engine_get_info(b->e, &ei);
+    out->int8_columns = ei.int8_columns;
+    out->int8_outliers = ei.int8_outliers;
 }
 
 static enum joule_status builtin_prepare(struct joule_backend *b, const char *text, size_t len,

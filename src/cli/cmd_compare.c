@@ -18,17 +18,20 @@
 static const char *const usage[] = {
     "usage: joule compare [BASE.yaml] -m MODEL --precisions P1,P2,... [options]",
     "",
-    "Each precision (file, f32, f16, bf16, q8_0, q4_0, q4_k_m, q6_k), quantized once from",
-    "MODEL, runs the measurement protocol of `joule run` at each batch size, then the",
-    "accuracy task on the same file.  Prints one column per configuration and a",
-    "recommendation: the lowest energy per 1k output tokens whose accuracy loss against",
-    "the reference (the first precision) is within --max-accuracy-drop.",
+    "Each precision (file, f32, f16, bf16, q8_0, q4_0, q4_k_m, q6_k, int8, int8-mixed),",
+    "quantized once from MODEL, runs the measurement protocol of `joule run` at each",
+    "batch size, then the accuracy task on the same file.  Prints one column per",
+    "configuration and a recommendation: the lowest energy per 1k output tokens whose",
+    "accuracy loss against the reference (the first precision) is within",
+    "--max-accuracy-drop.  int8 and int8-mixed run one INT8 file as LLM.int8 does,",
+    "without and with its 16-bit outlier columns (docs/cli/joule-compare.md).",
     "",
     "  -m, --model FILE         the model (also synth:SHAPE)",
     "  --precisions LIST        precisions to compare; the first is the reference",
     "  --batch LIST             batch sizes (default: the config's)",
     "  --task T                 ppl (default), mc, exact, numeric, rouge (see joule eval)",
     "  --eval-dataset D         the task's data (default: joule eval's)",
+    "  --int8-threshold X       int8-mixed outlier threshold (default 6, as bitsandbytes)",
     "  --eval-samples N         samples scored (default 32; ppl: the whole text)",
     "  --max-accuracy-drop X    accuracy points (0.01 = 1 point) or, for ppl, relative",
     "                           perplexity increase (0.01 = 1%) allowed (default 0.01)",
@@ -54,6 +57,7 @@ struct cmp_opts {
     bool fresh, help;
     enum cli_format fmt;
     char *lists[2]; /* the copies split into prec and batch */
+    char int8_set[64];
 };
 
 static size_t split_list(char *s, char **out, size_t max)
@@ -99,6 +103,12 @@ static int parse(int argc, char **argv, struct cmp_opts *o)
             o->task = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--eval-dataset", &missing))) {
             o->eval_dataset = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--int8-threshold", &missing))) {
+            /* The config key, checked by the config as a --set would be. */
+            if (o->n_sets == JOULE_ARRAY_LEN(o->sets))
+                return cli_usage_error(CMD, "too many --set options");
+            joule_fmt(o->int8_set, sizeof(o->int8_set), "int8_threshold=%s", v);
+            o->sets[o->n_sets++] = o->int8_set;
         } else if ((v = cli_opt_value(argc, argv, &i, "--eval-samples", &missing))) {
             if (!cli_parse_u32(CMD, "--eval-samples", v, 0, 1000000000, &o->eval_samples))
                 return CLI_USAGE;
@@ -138,6 +148,8 @@ struct column {
     char provenance[16];
     double accuracy; /* task score: accuracy, or perplexity */
     double loss;     /* accuracy loss vs the reference; NAN when unknown */
+    float int8_thr;  /* the engine's int8 mode: threshold, < 0 off */
+    double int8_share; /* its outlier columns / all, from the cycles */
     double d_energy; /* energy vs the reference, relative */
     int rank;
 };
@@ -162,6 +174,14 @@ static int build_config(const struct cmp_opts *o, struct column *col, struct jou
         st = joule_config_set(c, "precision", col->precision, err, sizeof(err));
     if (st == JOULE_OK && col->batch)
         st = joule_config_set(c, "batch_size", col->batch, err, sizeof(err));
+    col->int8_thr = -1.0f;
+    if (st == JOULE_OK && strcmp(col->precision, "int8") == 0) {
+        col->int8_thr = 0.0f;
+    } else if (st == JOULE_OK && strcmp(col->precision, "int8-mixed") == 0) {
+        char thr[64];
+        joule_config_get(c, "int8_threshold", thr, sizeof(thr));
+        col->int8_thr = strtof(thr, NULL);
+    }
     if (st == JOULE_OK) {
         char name[256], model[1024], batch[32];
         joule_config_get(c, "model", model, sizeof(model));
@@ -233,6 +253,7 @@ static void read_column(struct joule_store *s, struct column *c, char *model_pat
         c->model_mib /= 1048576.0;
         metric(t, "latency_mean_s", &c->latency_s, NULL, NULL);
         metric(t, "power_avg_w", &c->power_w, NULL, &dummy);
+        metric(t, "int8_outlier_share", &c->int8_share, NULL, NULL);
         joule_table_free(t);
     }
     if (joule_store_query(s, JOULE_QUERY_EXPORT, c->id, &t) == JOULE_OK) {
@@ -250,12 +271,13 @@ static void read_column(struct joule_store *s, struct column *c, char *model_pat
 
 /* The task's score on the file that was measured. */
 static enum joule_status accuracy(const struct cmp_opts *o, enum joule_eval_task task,
-                                  const char *path, struct joule_eval_result *res, char *err,
-                                  size_t err_size)
+                                  const char *path, float int8_thr, struct joule_eval_result *res,
+                                  char *err, size_t err_size)
 {
     res->score = NAN;
     struct joule_engine_params ep;
     joule_engine_default_params(&ep);
+    ep.int8_threshold = int8_thr; /* scored in the mode that was measured */
     ep.n_seq = task >= JOULE_EVAL_EXACT ? 8 : 1;
     struct joule_engine *e = NULL;
     enum joule_status st = joule_engine_open(path, &ep, &e, err, err_size);
@@ -375,6 +397,13 @@ static void cell_pct(double v, int digits)
     cell_text(isfinite(v) ? b : "-");
 }
 
+static void cell_share(double v)
+{
+    char b[32];
+    joule_fmt(b, sizeof(b), "%.3f%%", 100 * v);
+    cell_text(isfinite(v) ? b : "-");
+}
+
 static void cell_pm(double v, double pm)
 {
     char b[48];
@@ -412,6 +441,11 @@ static void print_table(const struct cmp_opts *o, enum joule_eval_task task, con
     ROW("model size (MiB)", cell_f1(c[i].model_mib));
     ROW("latency (ms/req)", cell_f1(1000 * c[i].latency_s));
     ROW("power (W avg)", cell_g(c[i].power_w));
+    bool int8 = false;
+    for (size_t i = 0; i < n; i++)
+        int8 |= c[i].int8_thr >= 0;
+    if (int8)
+        ROW("int8 outlier columns", cell_share(c[i].int8_share));
     ROW(ppl ? "perplexity" : "accuracy", cell_g(c[i].accuracy));
     if (ppl)
         ROW("perplexity increase", cell_pct(100 * c[i].loss, 2));
@@ -534,7 +568,7 @@ int cmd_compare(int argc, char **argv, struct cli *cli)
         } else if (col[i].ok && !isfinite(score_of_prec[p]) && path[0]) {
             if (!cli->quiet)
                 fprintf(stderr, "joule compare: %s: task %s\n", col[i].precision, o.task);
-            st = accuracy(&o, task, path, &res_of_prec[p], err, sizeof(err));
+            st = accuracy(&o, task, path, col[i].int8_thr, &res_of_prec[p], err, sizeof(err));
             if (st != JOULE_OK) {
                 fprintf(stderr, "joule compare: %s: %s\n", col[i].precision, err);
                 rc = cli_exit_for(st);
@@ -544,7 +578,7 @@ int cmd_compare(int argc, char **argv, struct cli *cli)
             have_res[p] = true;
         }
         if (col[i].ok && have_res[p] && !isfinite(before)) {
-            struct joule_store_eval e = {col[i].id, path,    digest, NULL,
+            struct joule_store_eval e = {col[i].id, path,    digest, col[i].precision,
                                          o.task,    dataset, params, res_of_prec[p]};
             if (joule_store_eval_add(s, &e, NULL) != JOULE_OK)
                 fprintf(stderr, "joule compare: %s\n", joule_store_errmsg(s));
@@ -585,6 +619,7 @@ int cmd_compare(int argc, char **argv, struct cli *cli)
                     json_object_set_new(r, "model_mib", num(col[i].model_mib));
                     json_object_set_new(r, "latency_s", num(col[i].latency_s));
                     json_object_set_new(r, "power_w", num(col[i].power_w));
+                    json_object_set_new(r, "int8_outlier_share", num(col[i].int8_share));
                     json_object_set_new(r, "task", json_string(o.task));
                     json_object_set_new(r, "accuracy", num(col[i].accuracy));
                     json_object_set_new(r, "accuracy_loss", num(col[i].loss));
@@ -600,14 +635,15 @@ int cmd_compare(int argc, char **argv, struct cli *cli)
             } else if (o.fmt == CLI_CSV) {
                 printf("precision,batch_size,experiment_id,throughput_tok_s,throughput_tok_s_std,"
                        "j_per_1k_tokens,j_per_1k_tokens_ci95,delta_energy_vs_ref,"
-                       "tokens_per_joule,peak_rss_mib,model_mib,latency_s,power_w,task,"
+                       "tokens_per_joule,peak_rss_mib,model_mib,latency_s,power_w,"
+                       "int8_outlier_share,task,"
                        "accuracy,accuracy_loss,rank_energy,energy_provenance,recommended\n");
                 for (size_t i = 0; i < done; i++) {
                     const struct column *c = &col[i];
                     printf("%s,%s,%lld", c->precision, c->batch_size, (long long)c->id);
                     const double v[] = {c->tok_s,     c->tok_s_std, c->j_1k,    c->j_1k_ci,
                                         c->d_energy,  c->tpj,       c->rss_mib, c->model_mib,
-                                        c->latency_s, c->power_w};
+                                        c->latency_s, c->power_w,   c->int8_share};
                     for (size_t k = 0; k < JOULE_ARRAY_LEN(v); k++)
                         csv_num(v[k]);
                     printf(",%s", o.task);

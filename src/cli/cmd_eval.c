@@ -37,6 +37,8 @@ static const char *const usage[] = {
     "  -b, --batch N          generations run together (default 8)",
     "  -t, --threads N        CPU threads (default: physical cores)",
     "  --ctx N                context positions (default: the model's, at most 2048)",
+    "  --int8-threshold X     score a Q8_0 (int8) file in LLM.int8 mode, as measured",
+    "                         by precision int8 (X = 0) or int8-mixed",
     "  --raw                  one line per sample too",
     "  --db PATH              results database the score is stored in (also JOULE_DB)",
     "  --no-store             do not store the score",
@@ -48,6 +50,7 @@ struct eval_opts {
     const char *model, *task, *dataset, *format, *db;
     unsigned sample_size, max_tokens, window, stride, batch, threads, ctx;
     unsigned long long seed;
+    double int8_threshold; /* < 0: off */
     bool shuffle, stem, raw, help, max_tokens_set, no_store;
     enum cli_format fmt;
 };
@@ -56,6 +59,7 @@ static int parse(int argc, char **argv, struct eval_opts *o)
 {
     o->batch = 8;
     o->seed = 42;
+    o->int8_threshold = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         bool missing = false;
@@ -111,6 +115,9 @@ static int parse(int argc, char **argv, struct eval_opts *o)
         } else if ((v = cli_opt_value(argc, argv, &i, "-t", &missing)) ||
                    (v = cli_opt_value(argc, argv, &i, "--threads", &missing))) {
             if (!cli_parse_u32(CMD, "--threads", v, 0, 512, &o->threads))
+                return CLI_USAGE;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--int8-threshold", &missing))) {
+            if (!cli_parse_double(CMD, "--int8-threshold", v, 0, 1000, &o->int8_threshold))
                 return CLI_USAGE;
         } else if ((v = cli_opt_value(argc, argv, &i, "--ctx", &missing))) {
             if (!cli_parse_u32(CMD, "--ctx", v, 16, 1 << 20, &o->ctx))
@@ -297,8 +304,14 @@ static int store_score(const struct eval_opts *o, const struct joule_eval_params
         return CLI_RUNTIME;
     }
     joule_fmt(params, sizeof(params),
-              "{\"max_tokens\": %d, \"stem\": %s, \"window\": %d, \"stride\": %d}",
+              "{\"max_tokens\": %d, \"stem\": %s, \"window\": %d, \"stride\": %d",
               (int)p->max_tokens, p->stem ? "true" : "false", (int)p->window, (int)p->stride);
+    size_t len = strlen(params);
+    if (o->int8_threshold >= 0)
+        joule_fmt(params + len, sizeof(params) - len, ", \"int8_threshold\": %g}",
+                  o->int8_threshold);
+    else
+        joule_fmt(params + len, sizeof(params) - len, "}");
     struct joule_store *s = NULL;
     if (joule_store_open(o->db, &s, err, sizeof(err)) != JOULE_OK) {
         fprintf(stderr, "joule eval: %s\n", err);
@@ -374,6 +387,7 @@ int cmd_eval(int argc, char **argv, struct cli *cli)
     ep.n_threads = (int32_t)o.threads;
     ep.n_seq = task >= JOULE_EVAL_EXACT ? (int32_t)o.batch : 1;
     ep.n_ctx = (int32_t)o.ctx;
+    ep.int8_threshold = (float)o.int8_threshold;
     struct joule_engine *e = NULL;
     st = joule_engine_open(o.model, &ep, &e, err, sizeof(err));
     if (st != JOULE_OK) {
@@ -382,6 +396,10 @@ int cmd_eval(int argc, char **argv, struct cli *cli)
     }
     struct joule_engine_info info;
     joule_engine_get_info(e, &info);
+    /* Named as joule run names the precision measured. */
+    const char *weight_type = info.int8_threshold > 0    ? "int8-mixed"
+                              : info.int8_threshold == 0 ? "int8"
+                                                         : info.weight_type;
     const char *slash = strrchr(o.model, '/');
     const char *model = slash ? slash + 1 : o.model;
     struct joule_eval_result r;
@@ -421,10 +439,10 @@ int cmd_eval(int argc, char **argv, struct cli *cli)
         rc = cli_exit_for(st);
     }
     if (rc == CLI_OK) {
-        print_result(&o, &r, model, info.weight_type, source, seconds, raw.rows);
+        print_result(&o, &r, model, weight_type, source, seconds, raw.rows);
         raw.rows = NULL;
         if (!o.no_store)
-            rc = store_score(&o, &p, &r, info.weight_type, source, cli);
+            rc = store_score(&o, &p, &r, weight_type, source, cli);
     }
     json_decref(raw.rows);
     joule_engine_close(e);

@@ -29,6 +29,9 @@ static const char *const usage[] = {
     "  --ubatch N             prompt tokens per prefill step (default 512)",
     "  --kv f16|f32           KV cache type (default f16)",
     "  --kernels K            auto, avx512, avx2, scalar (default auto)",
+    "  --int8-threshold X     LLM.int8 mode on a Q8_0 (int8) file: activation",
+    "                         columns with |x| >= X in 16-bit, the rest INT8; 0 is",
+    "                         pure INT8 (default: off)",
     "  --temp X               temperature; 0 is greedy (default 0)",
     "  --top-k K, --top-p P, --min-p P, --repeat-penalty X, --repeat-last-n N",
     "  --seed S               sampling seed (default 42)",
@@ -59,6 +62,7 @@ struct gen_opts {
     char *file_buf;          /* the prompts file, split in place */
     unsigned max_tokens, batch, threads, ctx, ubatch;
     bool continuous, json, ignore_eos, chat, kv_f32;
+    float int8_threshold;    /* < 0: off */
     const char *kernels, *chat_template, *system;
     const char *stop[JOULE_MAX_STOP];
     size_t n_stop;
@@ -182,6 +186,10 @@ static int parse_one(struct gen_opts *o, int argc, char **argv, int *i)
         o->kv_f32 = strcmp(v, "f32") == 0;
     } else if ((v = cli_opt_value(argc, argv, i, "--kernels", &miss)))
         o->kernels = v;
+    else if ((v = cli_opt_value(argc, argv, i, "--int8-threshold", &miss))) {
+        if (!opt_float("--int8-threshold", v, 0.0, 1e30, &o->int8_threshold))
+            return CLI_USAGE;
+    }
     else if ((v = cli_opt_value(argc, argv, i, "--temp", &miss))) {
         if (!opt_float("--temp", v, 0.0, 100.0, &o->sampling.temperature))
             return CLI_USAGE;
@@ -361,6 +369,11 @@ static json_t *engine_json(const struct joule_engine_info *in)
     json_object_set_new(o, "state_bytes", json_integer(in->state_bytes));
     json_object_set_new(o, "chat_template",
                         in->chat_template ? json_string(in->chat_template) : json_null());
+    if (in->int8_threshold >= 0) {
+        json_object_set_new(o, "int8_threshold", json_real(in->int8_threshold));
+        json_object_set_new(o, "int8_columns", json_integer(in->int8_columns));
+        json_object_set_new(o, "int8_outlier_columns", json_integer(in->int8_outliers));
+    }
     return o;
 }
 
@@ -393,6 +406,13 @@ static void print_stats(const struct gen_run *g, const struct joule_engine_info 
             g->phase_s[1] > 0 ? (double)g->phase_tokens[1] / g->phase_s[1] : 0.0,
             (long long)g->phase_tokens[2], g->phase_s[2],
             g->phase_s[2] > 0 ? (double)g->phase_tokens[2] / g->phase_s[2] : 0.0);
+    if (in->int8_threshold >= 0)
+        fprintf(stderr,
+                "  int8 threshold %g: %lld of %lld input columns (%.3f%%) were outliers "
+                "multiplied in 16-bit\n",
+                in->int8_threshold, (long long)in->int8_outliers, (long long)in->int8_columns,
+                in->int8_columns ? 100.0 * (double)in->int8_outliers / (double)in->int8_columns
+                                 : 0.0);
 }
 
 /* --- the command ---------------------------------------------------------- */
@@ -463,6 +483,7 @@ int cmd_generate(int argc, char **argv, struct cli *cli)
 {
     struct gen_opts o;
     memset(&o, 0, sizeof(o));
+    o.int8_threshold = -1.0f;
     o.max_tokens = 128;
     o.batch = 1;
     joule_sampling_default(&o.sampling);
@@ -499,6 +520,7 @@ int cmd_generate(int argc, char **argv, struct cli *cli)
         ep.n_batch = (int32_t)o.ubatch;
     ep.kv_f32 = o.kv_f32;
     ep.isa = o.kernels;
+    ep.int8_threshold = o.int8_threshold;
     char err[512];
     struct joule_engine *e = NULL;
     enum joule_status st = joule_engine_open(o.model, &ep, &e, err, sizeof(err));
@@ -536,6 +558,7 @@ int cmd_generate(int argc, char **argv, struct cli *cli)
         if (rc == CLI_OK && (st = joule_engine_run(e, err, sizeof(err))) != JOULE_OK)
             rc = engine_error("", st, err);
     }
+    joule_engine_get_info(e, &info); /* the int8 counters after the run */
     if (o.json) {
         /* Whatever finished is printed, even after an error. */
         json_t *doc = json_object();

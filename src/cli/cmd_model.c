@@ -35,7 +35,7 @@ static const char *const usage[] = {
     "            (std 0.02, norms near 1) and a synthetic tokenizer, to benchmark",
     "            a shape without downloading it.  --shape takes a built-in shape",
     "            (--list-shapes); --layers and --vocab given with it override",
-    "            the shape's.  Types: f32 f16 bf16 q8_0 q4_0 q4_k_m q6_k",
+    "            the shape's.  Types: f32 f16 bf16 q8_0 q4_0 q4_k_m q6_k int8",
     "            (default f16).  --threads: default all online CPUs.",
     "",
     "See docs/cli/joule-model.md.",

@@ -13,9 +13,10 @@ static const char *const usage[] = {
     "",
     "Re-encode the GGUF model IN as TYPE into OUT, keeping every metadata key",
     "(general.file_type is set to the new type).  TYPE: f32 f16 bf16 q8_0",
-    "q4_0 q6_k, or q4_k_m (Q4_K with attn_v and ffn_down of some blocks and",
-    "output.weight in Q6_K).  Norms and biases stay F32.  --threads: default",
-    "all online CPUs.  See docs/cli/joule-quantize.md.",
+    "q4_0 q6_k, q4_k_m (Q4_K with attn_v and ffn_down of some blocks and",
+    "output.weight in Q6_K), or int8 (LLM.int8: Q8_0 matrices with one scale",
+    "per row, F16 embedding and output).  Norms and biases stay F32.",
+    "--threads: default all online CPUs.  See docs/cli/joule-quantize.md.",
     NULL,
 };
 

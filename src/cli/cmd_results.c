@@ -29,6 +29,8 @@ static const char *const usage[] = {
     "                                      cycles, requests, domains, info,",
     "                                      accuracy",
     "  compare A B [--json|--csv]          metrics of A and B side by side",
+    "  evals [--json|--csv]                every accuracy score: of experiments",
+    "                                      (joule compare) and of joule eval",
     "  rm ID [--yes]                       delete an experiment (asks unless --yes)",
     "",
     "  --db PATH                           the database (also JOULE_DB)",
@@ -113,14 +115,17 @@ static int query(struct joule_store *s, enum joule_query q, int64_t id, struct j
 
 /* --- list -------------------------------------------------------------- */
 
-static int do_list(struct joule_store *s, const struct res_opts *o)
+/* list: every experiment; evals: every accuracy score, those of `joule
+ * eval` without an experiment included. */
+static int do_list(struct joule_store *s, const struct res_opts *o, enum joule_query q)
 {
     struct joule_table *t = NULL;
-    int code = query(s, JOULE_QUERY_EXPERIMENTS, 0, &t);
+    int code = query(s, q, 0, &t);
     if (code != CLI_OK)
         return code;
     if (o->fmt == CLI_TABLE && joule_table_rows(t) == 0)
-        fprintf(stderr, "no experiments in %s yet\n", joule_store_path(s));
+        fprintf(stderr, "no %s in %s yet\n",
+                q == JOULE_QUERY_EVALS ? "accuracy scores" : "experiments", joule_store_path(s));
     else
         cli_table_write(stdout, t, o->fmt);
     joule_table_free(t);
@@ -442,12 +447,14 @@ int cmd_results(int argc, char **argv, struct cli *cli)
     static const struct {
         const char *name;
         int n_ids;
-    } subs[] = {{"list", 0}, {"show", 1}, {"export", 1}, {"compare", 2}, {"rm", 1}};
+    } subs[] = {{"list", 0},    {"show", 1}, {"export", 1},
+                {"compare", 2}, {"rm", 1},   {"evals", 0}};
     size_t k = 0;
     while (k < JOULE_ARRAY_LEN(subs) && strcmp(subs[k].name, o.sub) != 0)
         k++;
     if (k == JOULE_ARRAY_LEN(subs))
-        return cli_usage_error(CMD, "unknown command '%s' (list, show, export, compare, rm)",
+        return cli_usage_error(CMD,
+                               "unknown command '%s' (list, show, export, compare, rm, evals)",
                                o.sub);
     if (o.n_pos != subs[k].n_ids)
         return cli_usage_error(CMD, "'%s' expects %d experiment id%s, got %d", o.sub,
@@ -466,7 +473,8 @@ int cmd_results(int argc, char **argv, struct cli *cli)
     if (!s)
         return code;
     switch (k) {
-    case 0: code = do_list(s, &o); break;
+    case 0: code = do_list(s, &o, JOULE_QUERY_EXPERIMENTS); break;
+    case 5: code = do_list(s, &o, JOULE_QUERY_EVALS); break;
     case 1: code = do_show(s, &o, ids[0]); break;
     case 2: code = do_export(s, &o, ids[0]); break;
     case 3: code = do_compare(s, &o, ids[0], ids[1]); break;

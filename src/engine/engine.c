@@ -82,6 +82,7 @@ void joule_engine_default_params(struct joule_engine_params *p)
     p->n_batch = 512;
     p->kv_f32 = 0;
     p->isa = NULL;
+    p->int8_threshold = -1.0f;
 }
 
 void joule_sampling_default(struct joule_sampling *s)
@@ -258,6 +259,7 @@ enum joule_status joule_engine_open(const char *path, const struct joule_engine_
     cp.kv_type = p.kv_f32 ? JOULE_LM_KV_F32 : JOULE_LM_KV_F16;
     cp.isa = (int)isa;
     cp.pool = e->pool;
+    cp.int8_threshold = p.int8_threshold;
     if ((st = joule_lm_ctx_open(e->m, &cp, &e->ctx, msg, sizeof(msg))) != JOULE_OK) {
         joule_fmt(err, err_size, "%s: %s", path, msg);
         joule_engine_close(e);
@@ -334,6 +336,8 @@ void joule_engine_get_info(const struct joule_engine *e, struct joule_engine_inf
     o->n_ctx = e->p.n_ctx;
     o->n_batch = e->p.n_batch;
     o->chat_template = e->chat == JOULE_CHAT_NONE ? NULL : joule_chat_template_name(e->chat);
+    o->int8_threshold = e->p.int8_threshold >= 0.0f ? e->p.int8_threshold : -1.0f;
+    joule_lm_ctx_int8_stats(e->ctx, &o->int8_columns, &o->int8_outliers);
 }
 
 const struct joule_tokenizer *joule_engine_tokenizer(const struct joule_engine *e)

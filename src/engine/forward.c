@@ -8,7 +8,8 @@
  * outputs agree:
  *  - every weight matrix product converts the activation to the type
  *    llama.cpp pairs with the weight (Q8_0 for Q4_0/Q5_0/Q8_0, Q8_1 for
- *    Q4_1/Q5_1, Q8_K for the K-quants, F16/BF16 for F16/BF16);
+ *    Q4_1/Q5_1, Q8_K for the K-quants, F16/BF16 for F16/BF16), except in
+ *    the int8 mode, where Q8_0 products follow LLM.int8 (int8.h);
  *  - RoPE angles are built as ggml builds them (theta *= base^(-2/n_rot)
  *    per pair, in float);
  *  - phi3 scales Q by 1/sqrt(head_dim) before Q.K instead of scaling the
@@ -24,6 +25,7 @@
 #include "lm.h"
 
 #include "alloc.h"
+#include "int8.h"
 #include "joule_int.h"
 #include "kernels.h"
 #include "pool.h"
@@ -73,6 +75,8 @@ struct joule_lm_ctx {
     int32_t logits_cap;
     int32_t n_out;              /* logits rows of the last batch */
     int32_t last_out;           /* row of the last token with logits, or -1 */
+    bool int8;                  /* Q8_0 products in LLM.int8 mode */
+    struct joule_int8 i8;       /* its scratch and counters */
     void *block;                /* the one allocation the scratch points into */
 };
 
@@ -110,6 +114,7 @@ void joule_lm_ctx_params_init(struct joule_lm_ctx_params *p)
     p->kv_type = JOULE_LM_KV_F16;
     p->isa = JOULE_ISA_AVX512;
     p->pool = NULL;
+    p->int8_threshold = -1.0f;
 }
 
 /* Checks that matrix w has a kernel and widens *act_row (bytes) to its
@@ -150,6 +155,22 @@ static enum joule_status check_kernels(const struct joule_lm *m, const struct jo
     return st;
 }
 
+/* Whether any matrix of m is Q8_0 (what the int8 mode works on). */
+static bool has_q8_0(const struct joule_lm *m)
+{
+    if (m->output->type == JOULE_QUANT_Q8_0)
+        return true;
+    for (int32_t il = 0; il < m->hp.n_layer; il++) {
+        const struct joule_lm_layer *L = &m->layers[il];
+        const struct joule_gguf_tensor *mats[] = {L->wq, L->wk, L->wv, L->wqkv,
+                                                  L->wo, L->w_gate, L->w_up, L->w_down};
+        for (size_t i = 0; i < JOULE_ARRAY_LEN(mats); i++)
+            if (mats[i] && mats[i]->type == JOULE_QUANT_Q8_0)
+                return true;
+    }
+    return false;
+}
+
 enum joule_status joule_lm_ctx_open(const struct joule_lm *m,
                                     const struct joule_lm_ctx_params *p,
                                     struct joule_lm_ctx **out, char *err, size_t err_size)
@@ -176,6 +197,17 @@ enum joule_status joule_lm_ctx_open(const struct joule_lm *m,
     enum joule_status st = check_kernels(m, &k, &act_row, err, err_size);
     if (st != JOULE_OK)
         return st;
+    const bool int8 = p->int8_threshold >= 0.0f;
+    if (int8 && !has_q8_0(m)) {
+        joule_fmt(err, err_size,
+                  "the int8 mode multiplies Q8_0 weights and this model has none "
+                  "(make an int8 copy: joule quantize --type int8)");
+        return JOULE_ERR_INVALID;
+    }
+    if (p->int8_threshold != p->int8_threshold) {
+        joule_fmt(err, err_size, "the int8 threshold is not a number");
+        return JOULE_ERR_INVALID;
+    }
 
     const struct joule_lm_hparams *hp = &m->hp;
     const size_t B = (size_t)p->n_batch, d = (size_t)hp->n_embd, f = (size_t)hp->n_ff;
@@ -211,6 +243,10 @@ enum joule_status joule_lm_ctx_open(const struct joule_lm *m,
     size_t o_sc = carve_take(&cv, (size_t)nth * (size_t)p->n_ctx, sizeof(float));
     size_t o_q16 = carve_take(&cv, (size_t)nth * hd, sizeof(uint16_t));
     size_t o_acc = carve_take(&cv, (size_t)nth * hd, sizeof(uint16_t));
+    size_t max_in = d > f ? d : f;
+    max_in = max_in > q_dim ? max_in : q_dim;
+    size_t o_i8 = carve_take(&cv, int8 ? joule_int8_bytes((int64_t)max_in, p->n_batch, nth) : 0,
+                             1);
     if (!cv.ok) {
         joule_fmt(err, err_size, "run state for %d sequences of %d positions is too large",
                   p->n_seq, p->n_ctx);
@@ -256,6 +292,9 @@ enum joule_status joule_lm_ctx_open(const struct joule_lm *m,
     c->q16 = (uint16_t *)(void *)(b + o_q16);
     c->acc16 = (uint16_t *)(void *)(b + o_acc);
     c->last_out = -1;
+    c->int8 = int8;
+    if (int8)
+        joule_int8_init(&c->i8, p->int8_threshold, (int64_t)max_in, p->n_batch, b + o_i8);
     *out = c;
     return JOULE_OK;
 }
@@ -311,6 +350,12 @@ size_t joule_lm_ctx_bytes(const struct joule_lm_ctx *c)
 const char *joule_lm_ctx_isa(const struct joule_lm_ctx *c)
 {
     return joule_isa_name(c->k.isa);
+}
+
+void joule_lm_ctx_int8_stats(const struct joule_lm_ctx *c, int64_t *columns, int64_t *outliers)
+{
+    *columns = c->int8 ? c->i8.columns : 0;
+    *outliers = c->int8 ? c->i8.outliers : 0;
 }
 
 const struct joule_lm *joule_lm_ctx_model(const struct joule_lm_ctx *c)
@@ -385,6 +430,7 @@ struct act_job {
     int64_t n_in;
     joule_act_fn fn;
     int32_t n;
+    const struct joule_int8 *i8; /* not NULL: the int8 mode's rows instead (int8.h) */
 };
 
 static void act_worker(void *arg, int ith, int nth)
@@ -392,8 +438,14 @@ static void act_worker(void *arg, int ith, int nth)
     struct act_job *j = arg;
     int64_t lo, hi;
     joule_pool_range(j->n, ith, nth, &lo, &hi);
-    for (int64_t t = lo; t < hi; t++)
-        j->fn(j->x + (size_t)t * j->x_stride, j->c->act + (size_t)t * j->c->act_stride, j->n_in);
+    for (int64_t t = lo; t < hi; t++) {
+        const float *x = j->x + (size_t)t * j->x_stride;
+        uint8_t *y = j->c->act + (size_t)t * j->c->act_stride;
+        if (j->i8)
+            joule_int8_quantize_row(j->i8, x, y, j->n_in);
+        else
+            j->fn(x, y, j->n_in);
+    }
 }
 
 struct mm_job {
@@ -467,6 +519,27 @@ static void sgemm_worker(void *arg, int ith, int nth)
     pthread_mutex_unlock(&mu);
 }
 
+/* The int8 mode's outlier columns (int8.h, step 3) over a share of the
+ * weight rows. */
+struct i8_out_job {
+    struct joule_lm_ctx *c;
+    const struct joule_gguf_tensor *w;
+    int32_t n;
+    float *y;
+    size_t y_stride;
+};
+
+static void i8_out_worker(void *arg, int ith, int nth)
+{
+    struct i8_out_job *j = arg;
+    int64_t lo, hi;
+    joule_pool_range(j->w->ne[1], ith, nth, &lo, &hi);
+    joule_int8_add_outliers(&j->c->i8, j->w, lo, hi, j->n, j->y, j->y_stride, ith);
+}
+
+/* The activation type tag of int8-mode rows: no real type has it. */
+#define ACT_INT8 ((int)JOULE_QUANT_ID_LIMIT)
+
 /* Marks the activation buffer stale (its source rows changed). */
 static void act_invalidate(struct joule_lm_ctx *c)
 {
@@ -488,8 +561,23 @@ static void matmul(struct joule_lm_ctx *c, const struct joule_gguf_tensor *w, co
         return;
     }
     const enum joule_quant_type at = joule_kernels_act_type(w->type);
-    if (c->act_src != x || c->act_type != (int)at) {
-        struct act_job aj = {c, x, x_stride, w->ne[0], c->k.act[at], n};
+    const bool int8 = c->int8 && w->type == JOULE_QUANT_Q8_0;
+    if (int8 && (c->act_src != x || c->act_type != ACT_INT8)) {
+        /* Q, K and V (gate and up) share one input: one decomposition. */
+        joule_int8_find_outliers(&c->i8, x, x_stride, n, w->ne[0]);
+        struct act_job aj = {c, x, x_stride, w->ne[0], NULL, n, &c->i8};
+        if (n < 4 || !c->p.pool)
+            act_worker(&aj, 0, 1);
+        else
+            run(c, act_worker, &aj);
+        c->act_src = x;
+        c->act_type = ACT_INT8;
+    } else if (int8) {
+        /* Counted per product: each one pays for its outlier columns. */
+        c->i8.columns += w->ne[0];
+        c->i8.outliers += c->i8.n_cols;
+    } else if (c->act_src != x || c->act_type != (int)at) {
+        struct act_job aj = {c, x, x_stride, w->ne[0], c->k.act[at], n, NULL};
         if (n < 4 || !c->p.pool)
             act_worker(&aj, 0, 1);
         else
@@ -510,6 +598,10 @@ static void matmul(struct joule_lm_ctx *c, const struct joule_gguf_tensor *w, co
     j.chunk = chunk;
     atomic_init(&j.next, 0);
     run(c, mm_worker, &j);
+    if (int8 && c->i8.n_cols > 0) {
+        struct i8_out_job oj = {c, w, n, y, y_stride};
+        run(c, i8_out_worker, &oj);
+    }
 }
 
 /* ---------------------------------------------------------------------------

@@ -140,10 +140,15 @@ struct joule_lm_ctx_params {
     enum joule_lm_kv_type kv_type;
     int isa;                       /* highest enum joule_isa to use (kernels.h) */
     struct joule_pool *pool;       /* borrowed; NULL: the calling thread alone */
+    /* >= 0: Q8_0 products in LLM.int8 mode (int8.h), activation columns
+     * with a magnitude >= this multiplied in floating point, 0 meaning
+     * pure INT8; < 0 (default): off, activations meet Q8_0 weights as
+     * Q8_0 blocks, as llama.cpp does. */
+    float int8_threshold;
 };
 
 /* Defaults: n_ctx 512, n_seq 1, n_batch 512, F16 cache, the best ISA the
- * CPU has, no pool. */
+ * CPU has, no pool, int8 mode off. */
 void joule_lm_ctx_params_init(struct joule_lm_ctx_params *p);
 
 /*
@@ -179,6 +184,10 @@ size_t joule_lm_ctx_bytes(const struct joule_lm_ctx *c);
 
 /* Name of the kernel level in use ("avx512", "avx2", "scalar"). */
 const char *joule_lm_ctx_isa(const struct joule_lm_ctx *c);
+
+/* The int8 mode's counters since c was opened: input columns of its INT8
+ * products, and how many of them were outliers (both 0 when it is off). */
+void joule_lm_ctx_int8_stats(const struct joule_lm_ctx *c, int64_t *columns, int64_t *outliers);
 
 /* The model c runs (borrowed, as given to joule_lm_ctx_open). */
 const struct joule_lm *joule_lm_ctx_model(const struct joule_lm_ctx *c);

@@ -46,7 +46,8 @@ struct key_def {
         k, type, allowed, def, help                                                                \
     }
 
-static const char precision_values[] = "file|f32|f16|bf16|q8_0|q4_0|q4_k_m|q6_k";
+static const char precision_values[] =
+    "file|f32|f16|bf16|q8_0|q4_0|q4_k_m|q6_k|int8|int8-mixed";
 static const char format_values[] = "auto|prompt|doc-ref|alpaca|dolly|gsm8k|mmlu|sharegpt|txt";
 
 static const struct key_def keys[] = {
@@ -62,6 +63,10 @@ static const struct key_def keys[] = {
     {KEY("precision", "enum", precision_values, "file",
          "weights as stored (file) or quantized on load to this type"),
      K_ENUM, F(precision), 0, 0, 0},
+    {KEY("int8_threshold", "number", "0..1000", "6",
+         "int8-mixed: activation columns reaching this magnitude are multiplied in 16-bit, "
+         "the rest in INT8 (LLM.int8; 0: pure INT8)"),
+     K_NUM, F(int8_threshold), 0, 1000, 0},
     {KEY("batch_size", "int", "1..1024", "1", "prompts run together in one batch"), K_INT,
      F(batch_size), 1, 1024, 0},
     {KEY("threads", "int", "0..1024", "0", "CPU threads (0: one per physical core)"), K_INT,
@@ -1064,6 +1069,11 @@ enum joule_status joule_config_to_yaml(const struct joule_config *c, int with_co
     for (size_t i = 0; i < JOULE_ARRAY_LEN(keys); i++) {
         const struct key_def *k = &keys[i];
         const char *key = k->pub.key;
+        /* A setting with no effect on this config stays out of its
+         * canonical form (and so of its hash). */
+        if (!with_comments && k->offset == F(int8_threshold) &&
+            (!c->precision || strcmp(c->precision, "int8-mixed") != 0))
+            continue;
         const char *dot = strchr(key, '.');
         char sec[32];
         joule_fmt(sec, sizeof(sec), "%.*s", dot ? (int)(dot - key) : 0, key);

@@ -51,6 +51,7 @@ struct joule_config {
     char *model;              /* GGUF file */
     char *backend;            /* "builtin" */
     char *precision;          /* "file" (as stored) or a type to quantize to on load */
+    double int8_threshold;    /* int8-mixed: LLM.int8 outlier threshold */
     int32_t batch_size;
     int32_t threads;          /* 0: physical cores */
     int32_t max_input_tokens; /* longer prompts are cut to their first tokens */

@@ -251,7 +251,9 @@ static enum joule_status model_file(struct run *r, char *path, size_t size, char
     }
     char dir[3072];
     cache_dir(dir, sizeof(dir));
-    joule_fmt(path, size, "%s/quantized/%.16s-%s.gguf", dir, digest, c->precision);
+    /* int8-mixed is the int8 file in another mode of the engine. */
+    const char *type = strcmp(c->precision, "int8-mixed") == 0 ? "int8" : c->precision;
+    joule_fmt(path, size, "%s/quantized/%.16s-%s.gguf", dir, digest, type);
     struct stat sb;
     if (stat(path, &sb) == 0 && sb.st_size > 0)
         return joule_sha256_file(path, digest, r->err, r->err_size);
@@ -260,9 +262,9 @@ static enum joule_status model_file(struct run *r, char *path, size_t size, char
     if ((st = joule_mkdirs(sub, r->err, r->err_size)) != JOULE_OK)
         return st;
     char msg[4200];
-    joule_fmt(msg, sizeof(msg), "quantizing the model to %s once: %s", c->precision, path);
+    joule_fmt(msg, sizeof(msg), "quantizing the model to %s once: %s", type, path);
     progress(r, "quantize", 0, 0, 0, msg);
-    st = joule_model_quantize(source, path, c->precision,
+    st = joule_model_quantize(source, path, type,
                               (uint32_t)(c->threads > 0 ? c->threads : 0), r->err, r->err_size);
     if (st != JOULE_OK)
         return st;
@@ -493,6 +495,8 @@ static enum joule_status run_cycle(struct run *r, int64_t id, int32_t cycle, int
         st = JOULE_ERR_NOMEM;
         goto out;
     }
+    struct joule_backend_info before;
+    r->ops->info(r->b, &before); /* the int8 counters at the start */
     const double started_at = joule_wall_s();
     struct joule_reading run;
     if ((st = joule_meter_begin(r->m, "run")) != JOULE_OK) {
@@ -565,9 +569,19 @@ static enum joule_status run_cycle(struct run *r, int64_t id, int32_t cycle, int
         .n_layer = r->info.n_layer,
         .n_embd = r->info.n_embd,
     };
-    struct joule_store_metric metrics[JOULE_CYCLE_METRICS_MAX + 1];
+    struct joule_store_metric metrics[JOULE_CYCLE_METRICS_MAX + 2];
     size_t n_metrics = joule_cycle_metrics(&d, metrics, JOULE_CYCLE_METRICS_MAX);
     metrics[n_metrics++] = (struct joule_store_metric){"requests_failed", (double)failed};
+    if (r->info.int8_threshold >= 0) {
+        /* The share of INT8 input columns multiplied in 16-bit instead:
+         * what the decomposition costs depends on it. */
+        struct joule_backend_info after;
+        r->ops->info(r->b, &after);
+        const int64_t cols = after.int8_columns - before.int8_columns;
+        metrics[n_metrics++] = (struct joule_store_metric){
+            "int8_outlier_share",
+            cols > 0 ? (double)(after.int8_outliers - before.int8_outliers) / (double)cols : NAN};
+    }
     for (size_t i = 0; i < n; i++) {
         const struct joule_backend_result *q = &all[i];
         rq[i] = (struct joule_store_request){
@@ -819,6 +833,11 @@ enum joule_status joule_experiment_run(const struct joule_config *c, struct joul
         .keep_text = c->outputs.save_text,
         .gpus = c->gpus,
     };
+    /* int8 and int8-mixed measure one file (model_file) in two modes. */
+    if (c->precision && strncmp(c->precision, "int8", 4) == 0) {
+        bp.int8 = 1;
+        bp.int8_threshold = strcmp(c->precision, "int8") == 0 ? 0.0f : (float)c->int8_threshold;
+    }
     joule_sampling_default(&bp.sampling);
     bp.sampling.temperature = (float)c->decoding.temperature;
     bp.sampling.top_p = (float)c->decoding.top_p;

@@ -16,6 +16,8 @@ struct model_ftype {
     enum joule_quant_type base;  /* Q4_K for q4_k_m */
     uint32_t file_type;          /* llama.cpp's general.file_type */
     bool k_mixed;                /* the Q4_K_M recipe */
+    bool int8;                   /* LLM.int8 weights: vector-wise Q8_0 matrices,
+                                    F16 token embedding and output */
 };
 
 /* The file type named `name` (case-insensitive).  JOULE_ERR_NOT_FOUND. */
@@ -40,6 +42,7 @@ struct model_encoder {
     int64_t ne0;
     size_t row_bytes;
     uint32_t n_threads;
+    bool vectorwise;             /* Q8_0 with one scale per row (int8) */
     model_row_fn fill;
     void *ctx;
 };

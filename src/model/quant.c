@@ -396,6 +396,33 @@ void joule_quantize_row_q8_0_ref(const float *x, struct joule_block_q8_0 *y, int
     }
 }
 
+/* LLM.int8's vector-wise absmax: one scale for the whole row (its largest
+ * magnitude / 127), written into every block so the row stays a valid Q8_0
+ * row that every Q8_0 kernel reads.  Elements with skip[j] set (outlier
+ * columns, which the caller multiplies in floating point) are left out of
+ * the scale and stored as 0.  The scale is kept in F16, as Q8_0 stores it;
+ * the values are rounded with the F32 scale, as bitsandbytes does. */
+void joule_quantize_row_q8_0_vectorwise_ref(const float *x, struct joule_block_q8_0 *y,
+                                            int64_t k, const uint8_t *skip)
+{
+    JOULE_ASSERT(k % JOULE_QK8_0 == 0);
+    float amax = 0.0f;
+    for (int64_t j = 0; j < k; j++) {
+        float a = fabsf(x[j]);
+        if (!(skip && skip[j]) && amax < a)
+            amax = a;
+    }
+    const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+    const uint16_t d = joule_fp16_from_f32(amax / 127.0f);
+    for (int64_t i = 0; i < k / JOULE_QK8_0; i++) {
+        y[i].d = d;
+        for (int j = 0; j < JOULE_QK8_0; j++) {
+            int64_t at = i * JOULE_QK8_0 + j;
+            y[i].qs[j] = skip && skip[at] ? 0 : round_q8(x[at] * id);
+        }
+    }
+}
+
 void joule_dequantize_row_q8_0_ref(const struct joule_block_q8_0 *x, float *y, int64_t k)
 {
     JOULE_ASSERT(k % JOULE_QK8_0 == 0);

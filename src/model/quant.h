@@ -253,6 +253,10 @@ void joule_quantize_row_q5_1_ref(const float *x, struct joule_block_q5_1 *y, int
 void joule_dequantize_row_q5_1_ref(const struct joule_block_q5_1 *x, float *y, int64_t k);
 void joule_quantize_row_q8_0_ref(const float *x, struct joule_block_q8_0 *y, int64_t k);
 void joule_dequantize_row_q8_0_ref(const struct joule_block_q8_0 *x, float *y, int64_t k);
+/* Q8_0 blocks sharing one scale per row (LLM.int8's vector-wise
+ * quantization); skip (may be NULL) marks elements left out as 0. */
+void joule_quantize_row_q8_0_vectorwise_ref(const float *x, struct joule_block_q8_0 *y,
+                                            int64_t k, const uint8_t *skip);
 void joule_quantize_row_q8_1_ref(const float *x, struct joule_block_q8_1 *y, int64_t k);
 void joule_dequantize_row_q8_1_ref(const struct joule_block_q8_1 *x, float *y, int64_t k);
 void joule_quantize_row_q4_k_ref(const float *x, struct joule_block_q4_k *y, int64_t k);

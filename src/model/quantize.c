@@ -98,7 +98,8 @@ enum joule_status joule_model_quantize(const char *in_path, const char *out_path
         size_t row_bytes = 0;
         joule_quant_row_size(to, t->ne[0], &row_bytes);
         src[i].t = t;
-        enc[i] = (struct model_encoder){to, t->ne[0], row_bytes, n_threads, decode_row, &src[i]};
+        enc[i] = (struct model_encoder){to, t->ne[0], row_bytes, n_threads, ft.int8,
+                                        decode_row, &src[i]};
         st = joule_gguf_writer_add_tensor_fn(w, t->name, to, t->n_dims, t->ne, model_encode_rows,
                                              &enc[i]);
         if (st != JOULE_OK) {

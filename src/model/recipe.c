@@ -11,13 +11,18 @@
 #include <strings.h>
 
 static const struct model_ftype ftypes[] = {
-    {"f32", JOULE_QUANT_F32, 0, false},
-    {"f16", JOULE_QUANT_F16, 1, false},
-    {"bf16", JOULE_QUANT_BF16, 32, false},
-    {"q8_0", JOULE_QUANT_Q8_0, 7, false},
-    {"q4_0", JOULE_QUANT_Q4_0, 2, false},
-    {"q4_k_m", JOULE_QUANT_Q4_K, 15, true},
-    {"q6_k", JOULE_QUANT_Q6_K, 18, false},
+    {"f32", JOULE_QUANT_F32, 0, false, false},
+    {"f16", JOULE_QUANT_F16, 1, false, false},
+    {"bf16", JOULE_QUANT_BF16, 32, false, false},
+    {"q8_0", JOULE_QUANT_Q8_0, 7, false, false},
+    {"q4_0", JOULE_QUANT_Q4_0, 2, false, false},
+    {"q4_k_m", JOULE_QUANT_Q4_K, 15, true, false},
+    {"q6_k", JOULE_QUANT_Q6_K, 18, false, false},
+    /* LLM.int8 (bitsandbytes' load_in_8bit): every linear layer INT8 with
+     * one absmax scale per output row, stored as Q8_0 blocks that share it
+     * (so llama.cpp reads the file as Q8_0); embeddings and the output
+     * layer stay 16-bit, as transformers leaves lm_head unquantized. */
+    {"int8", JOULE_QUANT_Q8_0, 7, false, true},
 };
 
 enum joule_status model_ftype_from_name(const char *name, struct model_ftype *out)
@@ -33,7 +38,7 @@ enum joule_status model_ftype_from_name(const char *name, struct model_ftype *ou
 
 const char *model_ftype_names(void)
 {
-    return "f32, f16, bf16, q8_0, q4_0, q4_k_m, q6_k";
+    return "f32, f16, bf16, q8_0, q4_0, q4_k_m, q6_k, int8";
 }
 
 static bool is_float(enum joule_quant_type t)
@@ -73,7 +78,10 @@ enum joule_quant_type model_tensor_type(const struct model_ftype *ft, const char
     enum joule_quant_type t = ft->base;
     bool is_output = strcmp(name, "output.weight") == 0 ||
                      (!has_output && strcmp(name, "token_embd.weight") == 0);
-    if (is_output) {
+    if (ft->int8 && (is_output || strcmp(name, "token_embd.weight") == 0 ||
+                     strcmp(name, "output.weight") == 0)) {
+        t = JOULE_QUANT_F16;
+    } else if (is_output) {
         if (!is_float(t) && t != JOULE_QUANT_Q8_0)
             t = JOULE_QUANT_Q6_K;
     } else if (ft->k_mixed) {
@@ -118,8 +126,12 @@ static void *encode_slice(void *arg)
     j->st = JOULE_OK;
     for (int64_t r = 0; r < j->n && j->st == JOULE_OK; r++) {
         e->fill(e->ctx, j->first + r, row);
-        j->st = joule_quant_quantize_row_ref(e->type, row, j->dst + (size_t)r * e->row_bytes,
-                                             e->ne0);
+        uint8_t *dst = j->dst + (size_t)r * e->row_bytes;
+        if (e->vectorwise && e->type == JOULE_QUANT_Q8_0)
+            joule_quantize_row_q8_0_vectorwise_ref(row, (struct joule_block_q8_0 *)dst, e->ne0,
+                                                   NULL);
+        else
+            j->st = joule_quant_quantize_row_ref(e->type, row, dst, e->ne0);
     }
     free(row);
     return NULL;

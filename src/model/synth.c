@@ -355,7 +355,7 @@ static void add_synth_tensor(struct synth *s, const char *name, int64_t ne0, int
                                                    s->p->n_layer, !s->p->tied_output);
     size_t row_bytes = 0;
     joule_quant_row_size(type, ne0, &row_bytes);
-    t->enc = (struct model_encoder){type, ne0, row_bytes, s->p->n_threads, gen_row, &t->gen};
+    t->enc = (struct model_encoder){type, ne0, row_bytes, s->p->n_threads, s->ft.int8, gen_row, &t->gen};
 }
 
 static void layer_tensors(struct synth *s, uint32_t l)

@@ -90,4 +90,35 @@ expect_exit 2 "mc without data" -- "$J" compare -m "$TMP/m.gguf" --precisions f1
 n=$("$J" results list --csv | grep -c compare)
 [ "$n" -eq 6 ] && ok || bad "refusals measured something: $n experiments, expected 6"
 
+# LLM.int8: int8 and int8-mixed measure one INT8 file without and with its
+# 16-bit outlier columns; the share of those columns is reported, and
+# scored in the same mode.
+expect_exit 0 "compare int8" -- "$J" compare -m "$TMP/m.gguf" \
+    --precisions f16,int8,int8-mixed --int8-threshold 0.5 $FAST --json
+python3 - "$TMP/out" <<'PY' && ok || bad "compare int8: outlier shares"
+import json, sys
+c = json.load(open(sys.argv[1]))["configurations"]
+assert [x["precision"] for x in c] == ["f16", "int8", "int8-mixed"], c
+assert c[0]["int8_outlier_share"] is None, c[0]
+assert c[1]["int8_outlier_share"] == 0, c[1]
+assert 0 < c[2]["int8_outlier_share"] < 1, c[2]
+# One file, two modes: the decomposition changes the score.
+assert c[1]["accuracy"] != c[2]["accuracy"], c
+PY
+expect_exit 0 "int8 recorded" -- "$J" results list --csv
+expect_in "$TMP/out" "int8-mixed" "results: the precision is the mode measured"
+expect_exit 0 "evals" -- "$J" results evals --csv
+python3 - "$TMP/out" <<'PY' && ok || bad "results evals: every score, named by precision"
+import csv, sys
+r = list(csv.DictReader(open(sys.argv[1])))
+assert {"f16", "int8", "int8-mixed"} <= {x["weight_type"] for x in r}, r
+assert all(x["task"] == "ppl" and float(x["score"]) > 1 for x in r), r
+PY
+expect_exit 0 "int8 file" -- "$J" model info "$TMP/cache/quantized/"*-int8.gguf
+expect_in "$TMP/out" "F16" "int8 file: 16-bit embedding"
+expect_in "$TMP/out" "Q8_0" "int8 file: INT8 matrices"
+expect_exit 2 "int8 threshold out of range" -- "$J" compare -m "$TMP/m.gguf" \
+    --precisions int8-mixed --int8-threshold -1 $FAST
+expect_in "$TMP/err" "int8_threshold" "int8 threshold: names the key"
+
 finish

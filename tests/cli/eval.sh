@@ -95,6 +95,15 @@ expect_exit 2 "window too large" -- "$J" eval -m "$TMP/m.gguf" --task ppl -d "$T
     --window 100000
 expect_exit 2 "unknown synth shape" -- "$J" eval -m synth:nosuchshape --task ppl
 expect_in "$TMP/err" "stories15m" "unknown shape: the shapes listed"
+# The LLM.int8 mode scores what joule run measures as int8-mixed.
+expect_exit 0 "ppl int8-mixed" -- "$J" eval -m "$TMP/m.gguf" --task ppl -d "$TMP/t.txt" \
+    --int8-threshold 0.5 --json --no-store
+python3 - "$TMP/out" <<'PY' && ok || bad "ppl int8-mixed: named by its mode"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["weight_type"] == "int8-mixed" and d["perplexity"] > 1, d
+PY
+expect_exit 2 "bad int8 threshold" -- "$J" eval -m "$TMP/m.gguf" --task ppl --int8-threshold x
 expect_exit 2 "missing model" -- "$J" eval -m "$TMP/none.gguf" --task exact
 expect_exit 2 "missing text" -- "$J" eval -m "$TMP/m.gguf" --task ppl -d "$TMP/none.txt"
 

@@ -109,6 +109,21 @@ expect_exit 2 "empty prompts file" -- "$J" generate -m "$TMP/llama.gguf" -f "$TM
 expect_in "$TMP/err" "no prompts" "empty prompts file"
 expect_exit 2 "chat without template" -- "$J" generate -m "$TMP/llama.gguf" -p x --chat
 expect_in "$TMP/err" "chat template" "chat refusal explains"
+# LLM.int8 mode on a Q8_0 file: the share of outlier columns is reported;
+# a file without Q8_0 weights is refused with the way out.
+expect_exit 0 "int8 mode" -- "$J" generate -m "$TMP/qwen2.gguf" -p "Hello" -n 8 \
+    --int8-threshold 0.5 --json
+python3 - "$TMP/out" <<'PY' && ok || bad "int8 mode: counters in the JSON"
+import json, sys
+e = json.load(open(sys.argv[1]))["engine"]
+assert e["int8_threshold"] == 0.5 and 0 < e["int8_outlier_columns"] < e["int8_columns"], e
+PY
+expect_exit 0 "int8 mode text" -- "$J" generate -m "$TMP/qwen2.gguf" -p "Hello" -n 4 \
+    --int8-threshold 0
+expect_in "$TMP/err" "int8 threshold 0: 0 of" "int8 mode: pure INT8 has no outliers"
+expect_exit 2 "int8 mode needs Q8_0" -- "$J" generate -m "$TMP/phi3.gguf" -p x \
+    --int8-threshold 6
+expect_in "$TMP/err" "quantize --type int8" "int8 refusal: says how to make the file"
 expect_exit 0 "help" -- "$J" generate --help
 expect_in "$TMP/out" "usage: joule generate" "usage"
 finish

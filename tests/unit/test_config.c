@@ -172,7 +172,7 @@ static void test_values(void)
     CHECK_STR(c->precision, "q4_0"); /* canonical spelling */
     CHECK(joule_config_set(c, "precision", "q4", err, sizeof(err)) == JOULE_ERR_INVALID);
     err_has("precision: 'q4' is not allowed (allowed: file, f32, f16, bf16, q8_0, q4_0, "
-            "q4_k_m, q6_k); did you mean 'q4_0'?",
+            "q4_k_m, q6_k, int8, int8-mixed); did you mean 'q4_0'?",
             NULL);
     CHECK(joule_config_set(c, "gpus", "0,,1", err, sizeof(err)) == JOULE_ERR_INVALID);
     err_has("gpus: '0,,1' is not a list of GPU indices", NULL);

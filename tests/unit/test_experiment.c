@@ -207,8 +207,13 @@ static void test_protocol(void)
         /* Samples are counter differences over ~5 ms with 1 ms updates:
          * each may be off by a fifth (more when a loaded machine delays the
          * sampler), so the median is held to that bound, not to the exact
-         * figure the energies above are held to. */
-        CHECK_NEAR(cyc(t, i, "power_median_w"), WATTS, 0.2 * WATTS);
+         * figure the energies above are held to.  A window of a few
+         * intervals on a loaded machine may hold no sample at all: its
+         * median is then unknown (NaN), which is only allowed for windows
+         * shorter than 20 intervals. */
+        const double median = cyc(t, i, "power_median_w");
+        if (isfinite(median) || win >= 0.1)
+            CHECK_NEAR(median, WATTS, 0.2 * WATTS);
         CHECK(cyc(t, i, "flops") > 0);
         CHECK(cyc(t, i, "latency_p90_s") >= cyc(t, i, "latency_median_s"));
     }
