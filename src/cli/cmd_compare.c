@@ -85,7 +85,7 @@ static int parse(int argc, char **argv, struct cmp_opts *o)
         } else if (strcmp(a, "--fresh") == 0) {
             o->fresh = true;
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            continue; /* handled by main */
+            continue; /* read by cmd_compare */
         } else if ((v = cli_opt_value(argc, argv, &i, "-m", &missing)) ||
                    (v = cli_opt_value(argc, argv, &i, "--model", &missing))) {
             o->model = v;
@@ -477,6 +477,9 @@ static void print_table(const struct cmp_opts *o, enum joule_eval_task task, con
 int cmd_compare(int argc, char **argv, struct cli *cli)
 {
     struct cmp_opts o = {0};
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0)
+            cli->quiet = true;
     int rc = parse(argc, argv, &o);
     if (rc != CLI_OK || o.help) {
         if (o.help)

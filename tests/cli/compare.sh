@@ -94,7 +94,8 @@ n=$("$J" results list --csv | grep -c compare)
 # 16-bit outlier columns; the share of those columns is reported, and
 # scored in the same mode.
 expect_exit 0 "compare int8" -- "$J" compare -m "$TMP/m.gguf" \
-    --precisions f16,int8,int8-mixed --int8-threshold 0.5 $FAST --json
+    --precisions f16,int8,int8-mixed --int8-threshold 0.5 $FAST --json --quiet
+[ -s "$TMP/err" ] && bad "compare --quiet: wrote to stderr" || ok
 python3 - "$TMP/out" <<'PY' && ok || bad "compare int8: outlier shares"
 import json, sys
 c = json.load(open(sys.argv[1]))["configurations"]
