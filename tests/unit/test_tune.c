@@ -1,6 +1,9 @@
 /* test_tune.c - prompt spaces, samplers, objectives, halving, trials.csv. */
 #include "tune_sampler.h"
 #include "space.h"
+#include "objective.h"
+#include "halving.h"
+#include "trials.h"
 
 #include "test.h"
 
@@ -401,11 +404,248 @@ static void test_tpe_finds_best(void)
     joule_tune_space_free(s);
 }
 
+/* --- objective and Pareto ------------------------------------------------ */
+
+static void test_objective(void)
+{
+    struct joule_tune_weights w = joule_tune_weights_default();
+    CHECK(w.accuracy == 1.0 && w.tpj == 1.0 && w.energy == 1.0);
+    /* The seed's scale: ROUGE 0.38, TPJ 0.5 tokens/J, 1500 J. */
+    CHECK_NEAR(joule_tune_objective(&w, 0.38, 0.5, 1500.0), 0.38 + 0.5 - 1.5, 1e-12);
+    w.accuracy = 2.0;
+    w.tpj = 0.0;
+    w.energy = 0.5;
+    CHECK_NEAR(joule_tune_objective(&w, 0.25, NAN, 400.0), 0.5 - 0.2, 1e-12);
+    CHECK(isnan(joule_tune_objective(&w, 0.25, 1.0, NAN)));
+    w.energy = 0.0;
+    CHECK_NEAR(joule_tune_objective(&w, 0.25, NAN, NAN), 0.5, 1e-12);
+}
+
+static void test_pareto(void)
+{
+    /* Worked by hand (accuracy up, energy down, latency down):
+     *   0 (0.5, 100, 1)   front: nothing is better in every objective
+     *   1 (0.4, 100, 1)   dominated by 0 only (and 5)        -> 2
+     *   2 (0.6, 200, 1)   front: best accuracy
+     *   3 (0.5, 100, 1)   duplicate of 0: same rank          -> 1
+     *   4 (0.3, 300, 2)   dominated by 1, which is rank 2    -> 3
+     *   5 (0.45, 90, 3)   front: least energy
+     *   6 (NAN, 10, 1)    unranked                           -> 0
+     *   7 (0.6, 200, 0.5) front, and dominates 2!            -> 2 is rank 2 */
+    struct joule_tune_point p[] = {
+        {0.5, 100, 1}, {0.4, 100, 1}, {0.6, 200, 1}, {0.5, 100, 1},
+        {0.3, 300, 2}, {0.45, 90, 3}, {NAN, 10, 1},  {0.6, 200, 0.5},
+    };
+    int rank[8];
+    joule_tune_pareto_ranks(p, 8, JOULE_TUNE_OBJ_ALL, rank);
+    int want[8] = {1, 2, 2, 1, 3, 1, 0, 1};
+    for (int i = 0; i < 8; i++) {
+        CHECK(rank[i] == want[i]);
+        if (rank[i] != want[i])
+            fprintf(stderr, "  point %d: rank %d, want %d\n", i, rank[i], want[i]);
+    }
+    /* Accuracy against energy only: 7 and 2 tie, 5 has less energy. */
+    joule_tune_pareto_ranks(p, 8, JOULE_TUNE_OBJ_ACCURACY | JOULE_TUNE_OBJ_ENERGY, rank);
+    int want2[8] = {1, 2, 1, 1, 3, 1, 0, 1};
+    for (int i = 0; i < 8; i++)
+        CHECK(rank[i] == want2[i]);
+    CHECK(joule_tune_dominates(&p[7], &p[2], JOULE_TUNE_OBJ_ALL));
+    CHECK(!joule_tune_dominates(&p[0], &p[3], JOULE_TUNE_OBJ_ALL));
+    CHECK(!joule_tune_dominates(&p[6], &p[4], JOULE_TUNE_OBJ_ALL));
+    joule_tune_pareto_ranks(p, 0, JOULE_TUNE_OBJ_ALL, rank); /* nothing to do */
+}
+
+/* --- successive halving ---------------------------------------------------- */
+
+static void test_halving(void)
+{
+    uint32_t sizes[JOULE_TUNE_HALVING_MAX_RUNGS];
+    size_t n;
+    char err[128];
+    struct joule_tune_halving_params p = {.min_examples = 2, .max_examples = 20, .eta = 3};
+    CHECK(joule_tune_halving_rungs(&p, sizes, &n, err, sizeof(err)) == JOULE_OK);
+    CHECK(n == 3 && sizes[0] == 2 && sizes[1] == 6 && sizes[2] == 20);
+    p.max_examples = 18;
+    CHECK(joule_tune_halving_rungs(&p, sizes, &n, err, sizeof(err)) == JOULE_OK);
+    CHECK(n == 3 && sizes[0] == 2 && sizes[1] == 6 && sizes[2] == 18);
+    p.max_examples = 20;
+    p.min_examples = 20;
+    CHECK(joule_tune_halving_rungs(&p, sizes, &n, err, sizeof(err)) == JOULE_OK);
+    CHECK(n == 1 && sizes[0] == 20);
+    p.eta = 1;
+    CHECK(joule_tune_halving_rungs(&p, sizes, &n, err, sizeof(err)) == JOULE_ERR_INVALID);
+    CHECK_STR(err, "halving eta 1: must be 2 or more (3 is usual)");
+    p.eta = 2;
+    p.min_examples = 21;
+    CHECK(joule_tune_halving_rungs(&p, sizes, &n, err, sizeof(err)) == JOULE_ERR_INVALID);
+
+    CHECK(joule_tune_halving_keep(9, 3) == 3);
+    CHECK(joule_tune_halving_keep(8, 3) == 2);
+    CHECK(joule_tune_halving_keep(2, 3) == 1);
+    CHECK(joule_tune_halving_keep(0, 3) == 0);
+
+    /* Nine trials, eta 3: rung 0 keeps 3, rung 1 keeps 1.  Worked by hand:
+     * values by id 10..18; id 13 fails (NAN); 11 and 16 tie at 0.7 (the
+     * lower id first). */
+    uint32_t ids[9] = {10, 11, 12, 13, 14, 15, 16, 17, 18};
+    double v0[9] = {0.1, 0.7, 0.3, NAN, 0.9, 0.2, 0.7, 0.5, 0.6};
+    uint32_t up[9];
+    CHECK(joule_tune_halving_promote(ids, v0, 9, 3, up) == 3);
+    CHECK(up[0] == 14 && up[1] == 11 && up[2] == 16);
+    /* Rung 1 on the larger subset: 16 now leads. */
+    double v1[3] = {0.6, 0.65, 0.8};
+    uint32_t up2[3];
+    CHECK(joule_tune_halving_promote(up, v1, 3, 3, up2) == 1);
+    CHECK(up2[0] == 16);
+    /* All failed: still one goes on, the lowest id. */
+    double bad[3] = {NAN, NAN, NAN};
+    CHECK(joule_tune_halving_promote(ids, bad, 3, 3, up2) == 1 && up2[0] == 10);
+}
+
+/* --- trials.csv ---------------------------------------------------------- */
+
+static void test_trials_csv(void)
+{
+    struct joule_tune_space *s = NULL;
+    CHECK(joule_tune_space_default(&s) == JOULE_OK);
+    struct joule_tune_trial t[3];
+    for (int i = 0; i < 3; i++) {
+        t[i] = joule_tune_trial_init();
+        t[i].number = (uint32_t)i;
+        t[i].cfg = joule_tune_cfg_at(s, (uint32_t)(i * 37));
+        snprintf(t[i].energy_source, sizeof(t[i].energy_source), "measured");
+    }
+    t[0].value = -0.62;
+    t[0].rouge_l = 0.38461538461538464;
+    t[0].energy_total_j = 1500.6501509149846;
+    t[0].tpj = 0.5117781779662174;
+    t[0].latency_s = 2.24891336250001;
+    t[0].tokens_total = 768;
+    t[0].energy_j_per_ex = 250.10835848583076;
+    t[0].n_examples = 6;
+    t[0].pareto_rank = 1;
+    t[1].state = JOULE_TUNE_FAIL;
+    t[2].state = JOULE_TUNE_PRUNED;
+    t[2].exact = 0.5;
+    t[2].numeric = 1e-300;
+    t[2].tokens_total = UINT64_MAX;
+    t[2].energy_source[0] = '\0';
+
+    const char *dir = getenv("JOULE_TEST_TMP");
+    char path[512];
+    snprintf(path, sizeof(path), "%s/trials.csv", dir ? dir : ".");
+    char err[512];
+    CHECK(joule_tune_trials_write(path, s, t, 3, err, sizeof(err)) == JOULE_OK);
+    struct joule_tune_trial *r = NULL;
+    size_t n = 0;
+    CHECK(joule_tune_trials_load(path, s, &r, &n, err, sizeof(err)) == JOULE_OK);
+    CHECK(n == 3);
+    if (n == 3) {
+        for (int i = 0; i < 3; i++) {
+            CHECK(r[i].number == t[i].number);
+            CHECK(memcmp(&r[i].cfg, &t[i].cfg, sizeof(t[i].cfg)) == 0);
+            CHECK(r[i].state == t[i].state);
+            CHECK(r[i].tokens_total == t[i].tokens_total);
+            CHECK_STR(r[i].energy_source, t[i].energy_source);
+        }
+        CHECK(r[0].value == t[0].value && r[0].rouge_l == t[0].rouge_l);
+        CHECK(r[0].energy_total_j == t[0].energy_total_j && r[0].tpj == t[0].tpj);
+        CHECK(r[0].latency_s == t[0].latency_s && r[0].energy_j_per_ex == t[0].energy_j_per_ex);
+        CHECK(r[0].n_examples == 6 && r[0].pareto_rank == 1);
+        CHECK(isnan(r[1].value) && isnan(r[1].rouge_l) && isnan(r[0].exact));
+        CHECK(r[2].exact == 0.5 && r[2].numeric == 1e-300);
+    }
+    free(r);
+
+    /* The text itself: the seed's columns first. */
+    FILE *f = fopen(path, "r");
+    char line[1024] = "";
+    CHECK(f && fgets(line, sizeof(line), f));
+    CHECK_STR(line, "number,value,cfg_style,cfg_reasoning,cfg_format,cfg_brevity,metric_rougeL,"
+                    "metric_energy_total_J,metric_tpj,metric_latency_s,metric_tokens_total,"
+                    "metric_energy_J_per_ex,metric_exact,metric_numeric,n_examples,state,"
+                    "pareto_rank,energy_source\n");
+    CHECK(fgets(line, sizeof(line), f));
+    CHECK_STR(line, "0,-0.62,concise,none,free,none,0.38461538461538464,1500.6501509149846,"
+                    "0.5117781779662174,2.24891336250001,768,250.10835848583076,,,6,COMPLETE,1,"
+                    "measured\n");
+    CHECK(fgets(line, sizeof(line), f));
+    CHECK_STR(line, "1,,role,none,free,1sent,,,,,0,,,,0,FAIL,0,measured\n");
+    if (f)
+        fclose(f);
+
+    /* Bad files: each message names the line. */
+    char head[600];
+    snprintf(head, sizeof(head), "%s",
+             "number,value,cfg_style,cfg_reasoning,cfg_format,"
+             "cfg_brevity,metric_rougeL,metric_energy_total_J,"
+             "metric_tpj,metric_latency_s,metric_tokens_total,"
+             "metric_energy_J_per_ex,metric_exact,metric_numeric,"
+             "n_examples,state,pareto_rank,energy_source\n");
+    static const struct {
+        const char *rows;
+        const char *err;
+    } bad[] = {
+        {"0,1,role,none,free,none,,,,,0,,,,1,COMPLETE,0,x\n"
+         "1,1,rol,none,free,none,,,,,0,,,,1,COMPLETE,0,x\n",
+         "t.csv:3: cfg_style: unknown level 'rol' (did you mean 'role'?)"},
+        {"0,abc,role,none,free,none,,,,,0,,,,1,COMPLETE,0,x\n",
+         "t.csv:2: value: 'abc' is not a valid value"},
+        {"0,nan,role,none,free,none,,,,,0,,,,1,COMPLETE,0,x\n",
+         "t.csv:2: value: 'nan' is not a valid value"},
+        {"0,1,role,none,free,none,,,,,-1,,,,1,COMPLETE,0,x\n",
+         "t.csv:2: metric_tokens_total: '-1' is not a valid value"},
+        {"0,1,role,none,free,none,,,,,0,,,,1,DONE,0,x\n",
+         "t.csv:2: state: 'DONE' is not COMPLETE, PRUNED or FAIL"},
+        {"0,1,role,none,free,none,,,,,0,,,,1,COMPLETE,0\n",
+         "t.csv:2: 17 fields, the header has 18"},
+        {"0,1,role,none,free,none,,,,,0,,,,1,COMPLETE,0,x\n0,1,role,none,free,none,,,,,0,,,,1,"
+         "COMPLETE,0,x\n",
+         "t.csv:3: trial number 0 appears twice"},
+        {"0,1,role,none,free,none,,,,,0,,,,1,COMPLETE,0,x\n1,1,role,no",
+         "t.csv:3: the line is cut short (no end of line: the run was interrupted while writing "
+         "it?); delete the line to resume"},
+        {"0,1,role,none,free,none,,,,,0,,,,1,COMPLETE,0,\"x\"\n",
+         "t.csv:2: energy_source: '\"x\"' is not a valid value"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char text[2048];
+        snprintf(text, sizeof(text), "%s%s", head, bad[i].rows);
+        CHECK(joule_tune_trials_parse("t.csv", text, strlen(text), s, &r, &n, err, sizeof(err)) ==
+              JOULE_ERR_FORMAT);
+        CHECK_STR(err, bad[i].err);
+        CHECK(r == NULL);
+    }
+    /* A header of another space. */
+    const char *other = "number,value,cfg_tone\n";
+    CHECK(joule_tune_trials_parse("t.csv", other, strlen(other), s, &r, &n, err, sizeof(err)) ==
+          JOULE_ERR_FORMAT);
+    CHECK(strncmp(err, "t.csv:1: the header does not match the space 'summaries'", 56) == 0);
+    CHECK(joule_tune_trials_parse("t.csv", "", 0, s, &r, &n, err, sizeof(err)) == JOULE_ERR_FORMAT);
+    CHECK_STR(err, "t.csv:1: empty file (no header)");
+    /* Header only, and CRLF line ends, are fine. */
+    CHECK(joule_tune_trials_parse("t.csv", head, strlen(head), s, &r, &n, err, sizeof(err)) ==
+          JOULE_OK);
+    CHECK(n == 0 && r == NULL);
+    char crlf[2048];
+    snprintf(crlf, sizeof(crlf), "%.*s\r\n0,1,role,none,free,none,,,,,0,,,,1,COMPLETE,0,x\r\n",
+             (int)strlen(head) - 1, head);
+    CHECK(joule_tune_trials_parse("t.csv", crlf, strlen(crlf), s, &r, &n, err, sizeof(err)) ==
+          JOULE_OK);
+    CHECK(n == 1);
+    free(r);
+    joule_tune_space_free(s);
+}
+
 int main(void)
 {
     RUN(test_default_space);
     RUN(test_space_yaml);
     RUN(test_sampler_basics);
     RUN(test_tpe_finds_best);
+    RUN(test_objective);
+    RUN(test_pareto);
+    RUN(test_halving);
+    RUN(test_trials_csv);
     TEST_MAIN_END();
 }
