@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include "alloc.h"
+#include "buf.h"
 #include "fileio.h"
 #include "joule_int.h"
 #include "suggest.h"
@@ -892,39 +893,9 @@ enum joule_status joule_config_load(struct joule_config *c, const char *path, co
 
 /* --- YAML out ------------------------------------------------------------- */
 
-struct buf {
-    char *p;
-    size_t n, cap;
-    int oom;
-};
-
-static void put(struct buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap;
-        char *p;
-        if (!joule_grow_cap(b->cap, b->n + n + 1, 1024, &cap) || !(p = realloc(b->p, cap))) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void puts_(struct buf *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
-
 /* A string as a YAML scalar: plain when it reads back as the same string,
  * else double-quoted with escapes. */
-static void put_scalar(struct buf *b, const char *s)
+static void put_scalar(struct joule_buf *b, const char *s)
 {
     int plain = *s != '\0';
     for (const char *p = s; *p && plain; p++)
@@ -933,10 +904,10 @@ static void put_scalar(struct buf *b, const char *s)
     if (plain && (strchr("-.@", s[0]) || s[0] == ' ' || strcasecmp(s, "null") == 0))
         plain = 0;
     if (plain) {
-        puts_(b, s);
+        joule_buf_puts(b, s);
         return;
     }
-    puts_(b, "\"");
+    joule_buf_puts(b, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
         char esc[16];
         size_t n = 1;
@@ -963,18 +934,18 @@ static void put_scalar(struct buf *b, const char *s)
             joule_fmt(esc, sizeof(esc), "\\u%04x", (unsigned)cp);
         else
             joule_fmt(esc, sizeof(esc), "%.*s", (int)n, (const char *)p);
-        puts_(b, esc);
+        joule_buf_puts(b, esc);
         p += n;
     }
-    puts_(b, "\"");
+    joule_buf_puts(b, "\"");
 }
 
 enum joule_status joule_config_to_yaml(const struct joule_config *c, int with_comments, char **out)
 {
-    struct buf b = {0};
+    struct joule_buf b = {0};
     char section[32] = ""; /* the section open ("protocol"), "" at the top */
     if (with_comments)
-        puts_(&b, "# joule experiment config: `joule config keys` explains every key.\n");
+        joule_buf_puts(&b, "# joule experiment config: `joule config keys` explains every key.\n");
     for (size_t i = 0; i < JOULE_ARRAY_LEN(keys); i++) {
         const struct key_def *k = &keys[i];
         const char *key = k->pub.key;
@@ -983,34 +954,34 @@ enum joule_status joule_config_to_yaml(const struct joule_config *c, int with_co
         joule_fmt(sec, sizeof(sec), "%.*s", dot ? (int)(dot - key) : 0, key);
         if (strcmp(sec, section) != 0) {
             joule_strlcpy(section, sec, sizeof(section));
-            puts_(&b, sec);
-            puts_(&b, ":\n");
+            joule_buf_puts(&b, sec);
+            joule_buf_puts(&b, ":\n");
         }
         if (with_comments) {
-            puts_(&b, dot ? "  # " : "# ");
-            puts_(&b, k->pub.help);
+            joule_buf_puts(&b, dot ? "  # " : "# ");
+            joule_buf_puts(&b, k->pub.help);
             if (k->pub.allowed[0]) {
-                puts_(&b, " [");
-                puts_(&b, k->pub.allowed);
-                puts_(&b, "]");
+                joule_buf_puts(&b, " [");
+                joule_buf_puts(&b, k->pub.allowed);
+                joule_buf_puts(&b, "]");
             }
-            puts_(&b, "\n");
+            joule_buf_puts(&b, "\n");
         }
         char v[512];
         value_text(c, k, v, sizeof(v));
-        puts_(&b, dot ? "  " : "");
-        puts_(&b, dot ? dot + 1 : key);
-        puts_(&b, ":");
+        joule_buf_puts(&b, dot ? "  " : "");
+        joule_buf_puts(&b, dot ? dot + 1 : key);
+        joule_buf_puts(&b, ":");
         /* An unset string is the YAML null: "name:" alone. */
         if (v[0])
-            puts_(&b, " ");
+            joule_buf_puts(&b, " ");
         if (k->kind == K_STR || k->kind == K_ENUM || k->kind == K_LIST) {
             if (v[0])
                 put_scalar(&b, v);
         } else {
-            puts_(&b, v);
+            joule_buf_puts(&b, v);
         }
-        puts_(&b, "\n");
+        joule_buf_puts(&b, "\n");
     }
     if (b.oom) {
         free(b.p);

@@ -11,6 +11,7 @@
 #include "space.h"
 
 #include "alloc.h"
+#include "buf.h"
 #include "fileio.h"
 #include "joule_int.h"
 #include "suggest.h"
@@ -209,6 +210,18 @@ static enum joule_status next_key(struct sreader *r, char *key, size_t key_size,
     return st;
 }
 
+/* next_key for the name of a factor or level (kind), which must be a
+ * valid name; owner is the factor of a level, for the message. */
+static enum joule_status next_name(struct sreader *r, const char *kind, const char *owner,
+                                   char *name, size_t name_size, yaml_mark_t *at, int *end)
+{
+    enum joule_status st = next_key(r, name, name_size, at, end);
+    if (st != JOULE_OK || *end || valid_name(name))
+        return st;
+    return joule_yaml_error(&r->in, at, "%s '%s'%s%s: names are 1-%d of A-Z a-z 0-9 _ . -", kind,
+                            name, owner ? " of " : "", owner ? owner : "", JOULE_TUNE_NAME_MAX - 1);
+}
+
 static enum joule_status read_levels(struct sreader *r, struct joule_tune_factor *f)
 {
     enum joule_status st = expect_mapping(r, "levels");
@@ -216,12 +229,8 @@ static enum joule_status read_levels(struct sreader *r, struct joule_tune_factor
         char name[JOULE_TUNE_NAME_MAX * 2];
         yaml_mark_t at;
         int end;
-        if ((st = next_key(r, name, sizeof(name), &at, &end)) != JOULE_OK || end)
+        if ((st = next_name(r, "level", f->name, name, sizeof(name), &at, &end)) != JOULE_OK || end)
             break;
-        if (!valid_name(name))
-            return joule_yaml_error(&r->in, &at,
-                                    "level '%s' of %s: names are 1-%d of A-Z a-z 0-9 _ . -", name,
-                                    f->name, JOULE_TUNE_NAME_MAX - 1);
         for (size_t i = 0; i < f->n_levels; i++)
             if (strcmp(f->levels[i].name, name) == 0)
                 return joule_yaml_error(&r->in, &at, "level '%s' of %s is listed twice", name,
@@ -305,11 +314,8 @@ static enum joule_status read_factors(struct sreader *r)
         char name[JOULE_TUNE_NAME_MAX * 2];
         yaml_mark_t at;
         int end;
-        if ((st = next_key(r, name, sizeof(name), &at, &end)) != JOULE_OK || end)
+        if ((st = next_name(r, "factor", NULL, name, sizeof(name), &at, &end)) != JOULE_OK || end)
             break;
-        if (!valid_name(name))
-            return joule_yaml_error(&r->in, &at, "factor '%s': names are 1-%d of A-Z a-z 0-9 _ . -",
-                                    name, JOULE_TUNE_NAME_MAX - 1);
         if (joule_tune_factor_find(s, name) >= 0)
             return joule_yaml_error(&r->in, &at, "factor '%s' is listed twice", name);
         if (s->n_factors == JOULE_TUNE_MAX_FACTORS)
@@ -625,48 +631,20 @@ enum joule_status joule_tune_cfg_parse(const struct joule_tune_space *s, const c
 
 /* --- rendering --------------------------------------------------------- */
 
-struct sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-    size_t need, cap;
-    if (b->oom || !joule_add_size(b->n, n + 1, &need))
-        goto oom;
-    if (need > b->cap) {
-        if (!joule_grow_cap(b->cap, need, 256, &cap))
-            goto oom;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            goto oom;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return;
-oom:
-    b->oom = 1;
-}
-
 static void slot_text(const struct joule_tune_space *s, const struct joule_tune_cfg *c,
-                      enum joule_tune_slot slot, struct sbuf *b)
+                      enum joule_tune_slot slot, struct joule_buf *b)
 {
     const char *base = slot == JOULE_TUNE_SLOT_SYSTEM ? s->system : s->instruction;
-    sb_put(b, "", 0);
-    sb_put(b, base, strlen(base));
+    joule_buf_put(b, "", 0);
+    joule_buf_put(b, base, strlen(base));
     for (size_t f = 0; f < s->n_factors; f++) {
         const struct joule_tune_factor *fa = &s->factors[f];
         const char *t = fa->levels[c->level[f]].text;
         if (fa->slot != slot || !*t)
             continue;
         if (b->n)
-            sb_put(b, " ", 1);
-        sb_put(b, t, strlen(t));
+            joule_buf_put(b, " ", 1);
+        joule_buf_put(b, t, strlen(t));
     }
 }
 
@@ -674,7 +652,7 @@ enum joule_status joule_tune_render_slot(const struct joule_tune_space *s,
                                          const struct joule_tune_cfg *c, enum joule_tune_slot slot,
                                          char **out)
 {
-    struct sbuf b = {0};
+    struct joule_buf b = {0};
     slot_text(s, c, slot, &b);
     if (b.oom) {
         free(b.p);
@@ -689,23 +667,23 @@ enum joule_status joule_tune_render_slot(const struct joule_tune_space *s,
 enum joule_status joule_tune_render(const struct joule_tune_space *s,
                                     const struct joule_tune_cfg *c, const char *input, char **out)
 {
-    struct sbuf b = {0}, part[2] = {{0}, {0}};
+    struct joule_buf b = {0}, part[2] = {{0}, {0}};
     slot_text(s, c, JOULE_TUNE_SLOT_SYSTEM, &part[0]);
     slot_text(s, c, JOULE_TUNE_SLOT_INSTRUCTION, &part[1]);
-    sb_put(&b, "", 0);
+    joule_buf_put(&b, "", 0);
     const char *t = s->template_;
     for (size_t i = 0; t[i];) {
         size_t len;
         enum placeholder ph = t[i] == '{' ? placeholder_at(t + i, &len) : PH_NONE;
         if ((t[i] == '{' || t[i] == '}') && t[i + 1] == t[i]) {
-            sb_put(&b, t + i, 1);
+            joule_buf_put(&b, t + i, 1);
             i += 2;
         } else if (ph == PH_NONE) {
-            sb_put(&b, t + i, 1);
+            joule_buf_put(&b, t + i, 1);
             i++;
         } else {
             const char *v = ph == PH_INPUT ? input : part[ph].p ? part[ph].p : "";
-            sb_put(&b, v, strlen(v));
+            joule_buf_put(&b, v, strlen(v));
             i += len;
             if (!*v)
                 while (t[i] == ' ' || t[i] == '\n' || t[i] == '\t' || t[i] == '\r')
