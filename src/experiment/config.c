@@ -16,8 +16,11 @@
 #include "config.h"
 
 #include "alloc.h"
+#include "buf.h"
 #include "fileio.h"
 #include "joule_int.h"
+#include "suggest.h"
+#include "yaml_in.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -177,70 +180,12 @@ const struct joule_config_key *joule_config_key_at(size_t i)
 
 /* --- did you mean --------------------------------------------------------- */
 
-/* Edit distance of a and b (case-insensitive, '-' and '_' alike), capped. */
-static size_t distance(const char *a, const char *b)
-{
-    size_t n = strlen(a), m = strlen(b);
-    if (n > 64 || m > 64)
-        return 99;
-    size_t row[65];
-    for (size_t j = 0; j <= m; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= n; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= m; j++) {
-            int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
-            if (ca == '-')
-                ca = '_';
-            if (cb == '-')
-                cb = '_';
-            size_t sub = diag + (ca != cb);
-            size_t best = row[j] + 1 < row[j - 1] + 1 ? row[j] + 1 : row[j - 1] + 1;
-            diag = row[j];
-            row[j] = sub < best ? sub : best;
-        }
-    }
-    return row[m];
-}
-
-/* The candidate nearest to word (also by the part after the last '.' of a
- * dotted candidate, so "cycles" finds "protocol.cycles"), or NULL when none
- * is near enough to be a typo. */
-static const char *nearest(const char *word, const char *const *cand, size_t n)
-{
-    const char *best = NULL;
-    size_t best_d = (size_t)-1;
-    /* A third of the word, at least 2 and at most 3 edits: "q4" finds "q4_0",
-     * "xyzzy" finds nothing. */
-    size_t limit = strlen(word) / 3 + 1;
-    limit = limit < 2 ? 2 : limit > 3 ? 3 : limit;
-    for (size_t i = 0; i < n; i++) {
-        size_t d = distance(word, cand[i]);
-        /* A word the candidate starts with ("quick" of "quick-test") is a
-         * near miss whatever the length of the rest. */
-        if (strlen(word) >= 3 && strncasecmp(cand[i], word, strlen(word)) == 0 && d > 1)
-            d = 1;
-        const char *dot = strrchr(cand[i], '.');
-        if (dot && !strchr(word, '.')) {
-            size_t d2 = distance(word, dot + 1);
-            if (d2 < d)
-                d = d2;
-        }
-        if (d < best_d) {
-            best_d = d;
-            best = cand[i];
-        }
-    }
-    return best_d <= limit ? best : NULL;
-}
-
 static const char *nearest_key(const char *word)
 {
     const char *names[JOULE_ARRAY_LEN(keys)];
     for (size_t i = 0; i < JOULE_ARRAY_LEN(keys); i++)
         names[i] = keys[i].pub.key;
-    return nearest(word, names, JOULE_ARRAY_LEN(keys));
+    return joule_nearest(word, names, JOULE_ARRAY_LEN(keys));
 }
 
 /* The '|'-separated values of allowed into a list of at most 16 pointers
@@ -393,7 +338,7 @@ static enum joule_status set_value(struct joule_config *c, const struct key_def 
             while (i < nv && strcasecmp(vals[i], val) != 0)
                 i++;
             if (i == nv) {
-                const char *near = nearest(val, vals, nv);
+                const char *near = joule_nearest(val, vals, nv);
                 char allowed[256];
                 list_allowed(allowed, sizeof(allowed), k->pub.allowed);
                 joule_fmt(err, err_size, "%s: '%s' is not allowed (allowed: %s)%s%s%s", key, val,
@@ -598,7 +543,7 @@ static enum joule_status apply_preset(struct joule_config *c, const char *name, 
         const char *names[JOULE_ARRAY_LEN(presets)];
         for (size_t i = 0; i < JOULE_ARRAY_LEN(presets); i++)
             names[i] = presets[i].name;
-        const char *near = nearest(name, names, JOULE_ARRAY_LEN(presets));
+        const char *near = joule_nearest(name, names, JOULE_ARRAY_LEN(presets));
         joule_fmt(err, err_size,
                   "unknown preset '%s' (allowed: quick-test, benchmark, throughput)%s%s%s", name,
                   near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
@@ -697,54 +642,18 @@ struct item {
 };
 
 struct reader {
-    yaml_parser_t parser;
-    const char *name;
+    struct joule_yaml_in in;
     struct item *items;
     size_t n, cap;
-    char *err;
-    size_t err_size;
 };
-
-static enum joule_status rd_error(struct reader *r, const yaml_mark_t *m, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static enum joule_status rd_error(struct reader *r, const yaml_mark_t *m, const char *fmt, ...)
-{
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    joule_vfmt(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    joule_fmt(r->err, r->err_size, "%s:%zu:%zu: %s", r->name, m->line + 1, m->column + 1, msg);
-    return JOULE_ERR_FORMAT;
-}
-
-/* The next event; a syntax error becomes FILE:LINE:COL: problem. */
-static enum joule_status next(struct reader *r, yaml_event_t *ev)
-{
-    if (yaml_parser_parse(&r->parser, ev))
-        return JOULE_OK;
-    const yaml_mark_t *m = &r->parser.problem_mark;
-    if (r->parser.error == YAML_MEMORY_ERROR)
-        return JOULE_ERR_NOMEM;
-    return rd_error(r, m, "YAML syntax: %s%s%s", r->parser.problem ? r->parser.problem : "error",
-                    r->parser.context ? " " : "", r->parser.context ? r->parser.context : "");
-}
-
-static int is_null(const yaml_event_t *ev)
-{
-    if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return 0;
-    const char *v = (const char *)ev->data.scalar.value;
-    return !*v || strcmp(v, "~") == 0 || strcasecmp(v, "null") == 0;
-}
 
 static enum joule_status add_item(struct reader *r, const char *key, const char *value,
                                   const yaml_mark_t *m)
 {
     for (size_t i = 0; i < r->n; i++)
         if (strcmp(r->items[i].key, key) == 0)
-            return rd_error(r, m, "'%s' is set twice (first on line %zu)", key, r->items[i].line);
+            return joule_yaml_error(&r->in, m, "'%s' is set twice (first on line %zu)", key,
+                                    r->items[i].line);
     if (r->n == r->cap) {
         size_t cap;
         if (!joule_grow_cap(r->cap, r->n + 1, 16, &cap))
@@ -776,7 +685,7 @@ static enum joule_status read_sequence(struct reader *r, const char *key, const 
     size_t len = 0;
     for (;;) {
         yaml_event_t ev;
-        enum joule_status st = next(r, &ev);
+        enum joule_status st = joule_yaml_next(&r->in, &ev);
         if (st != JOULE_OK)
             return st;
         if (ev.type == YAML_SEQUENCE_END_EVENT) {
@@ -784,7 +693,8 @@ static enum joule_status read_sequence(struct reader *r, const char *key, const 
             break;
         }
         if (ev.type != YAML_SCALAR_EVENT) {
-            st = rd_error(r, &ev.start_mark, "%s: a list of plain values is expected", key);
+            st = joule_yaml_error(&r->in, &ev.start_mark, "%s: a list of plain values is expected",
+                                  key);
             yaml_event_delete(&ev);
             return st;
         }
@@ -792,7 +702,7 @@ static enum joule_status read_sequence(struct reader *r, const char *key, const 
         size_t n = strlen(v);
         if (len + n + 2 >= sizeof(joined)) {
             yaml_event_delete(&ev);
-            return rd_error(r, at, "%s: list too long", key);
+            return joule_yaml_error(&r->in, at, "%s: list too long", key);
         }
         if (len)
             joined[len++] = ',';
@@ -809,7 +719,7 @@ static enum joule_status read_mapping(struct reader *r, const char *prefix)
 {
     for (;;) {
         yaml_event_t kev, vev;
-        enum joule_status st = next(r, &kev);
+        enum joule_status st = joule_yaml_next(&r->in, &kev);
         if (st != JOULE_OK)
             return st;
         if (kev.type == YAML_MAPPING_END_EVENT) {
@@ -817,7 +727,7 @@ static enum joule_status read_mapping(struct reader *r, const char *prefix)
             return JOULE_OK;
         }
         if (kev.type != YAML_SCALAR_EVENT) {
-            st = rd_error(r, &kev.start_mark, "keys must be plain names");
+            st = joule_yaml_error(&r->in, &kev.start_mark, "keys must be plain names");
             yaml_event_delete(&kev);
             return st;
         }
@@ -832,9 +742,9 @@ static enum joule_status read_mapping(struct reader *r, const char *prefix)
         if (!k && !section) {
             char msg[400];
             unknown_key(key, msg, sizeof(msg));
-            return rd_error(r, &at, "%s", msg);
+            return joule_yaml_error(&r->in, &at, "%s", msg);
         }
-        if ((st = next(r, &vev)) != JOULE_OK)
+        if ((st = joule_yaml_next(&r->in, &vev)) != JOULE_OK)
             return st;
         switch (vev.type) {
         case YAML_SCALAR_EVENT:
@@ -842,9 +752,11 @@ static enum joule_status read_mapping(struct reader *r, const char *prefix)
                 /* `dataset: NAME` is short for `dataset: {name: NAME}`. */
                 st = add_item(r, "dataset.name", (const char *)vev.data.scalar.value, &at);
             } else if (section) {
-                st = rd_error(r, &at, "'%s' is a section: its keys go under it, indented", key);
+                st = joule_yaml_error(&r->in, &at,
+                                      "'%s' is a section: its keys go under it, indented", key);
             } else {
-                st = add_item(r, key, is_null(&vev) ? NULL : (const char *)vev.data.scalar.value,
+                st = add_item(r, key,
+                              joule_yaml_is_null(&vev) ? NULL : (const char *)vev.data.scalar.value,
                               &at);
             }
             break;
@@ -854,20 +766,23 @@ static enum joule_status read_mapping(struct reader *r, const char *prefix)
                 joule_fmt(sub, sizeof(sub), "%s.", key);
                 st = read_mapping(r, sub);
             } else {
-                st = rd_error(r, &vev.start_mark, "%s takes a value, not a mapping", key);
+                st = joule_yaml_error(&r->in, &vev.start_mark, "%s takes a value, not a mapping",
+                                      key);
             }
             break;
         case YAML_SEQUENCE_START_EVENT:
             if (k && k->kind == K_LIST)
                 st = read_sequence(r, key, &at);
             else
-                st = rd_error(r, &vev.start_mark, "%s takes a single value, not a list", key);
+                st = joule_yaml_error(&r->in, &vev.start_mark,
+                                      "%s takes a single value, not a list", key);
             break;
         case YAML_ALIAS_EVENT:
-            st = rd_error(r, &vev.start_mark, "aliases (*name) are not supported in configs");
+            st = joule_yaml_error(&r->in, &vev.start_mark,
+                                  "aliases (*name) are not supported in configs");
             break;
         default:
-            st = rd_error(r, &vev.start_mark, "unexpected YAML for %s", key);
+            st = joule_yaml_error(&r->in, &vev.start_mark, "unexpected YAML for %s", key);
         }
         yaml_event_delete(&vev);
         if (st != JOULE_OK)
@@ -879,11 +794,11 @@ static enum joule_status read_mapping(struct reader *r, const char *prefix)
  * values (they are checked as they are applied, with their position). */
 static enum joule_status read_items(struct reader *r, const char *text, size_t len)
 {
-    yaml_parser_set_input_string(&r->parser, (const unsigned char *)text, len);
+    yaml_parser_set_input_string(&r->in.parser, (const unsigned char *)text, len);
     int docs = 0;
     for (;;) {
         yaml_event_t ev;
-        enum joule_status st = next(r, &ev);
+        enum joule_status st = joule_yaml_next(&r->in, &ev);
         if (st != JOULE_OK)
             return st;
         yaml_event_type_t type = ev.type;
@@ -897,7 +812,7 @@ static enum joule_status read_items(struct reader *r, const char *text, size_t l
             return JOULE_OK;
         case YAML_DOCUMENT_START_EVENT:
             if (++docs > 1)
-                return rd_error(r, &at, "one YAML document expected, found a second");
+                return joule_yaml_error(&r->in, &at, "one YAML document expected, found a second");
             break;
         case YAML_MAPPING_START_EVENT:
             if ((st = read_mapping(r, "")) != JOULE_OK)
@@ -907,9 +822,9 @@ static enum joule_status read_items(struct reader *r, const char *text, size_t l
             /* An empty document is a plain null scalar: no keys. */
             if (at.index == 0 && len == 0)
                 break;
-            return rd_error(r, &at, "a config is a mapping of keys (key: value)");
+            return joule_yaml_error(&r->in, &at, "a config is a mapping of keys (key: value)");
         default:
-            return rd_error(r, &at, "a config is a mapping of keys (key: value)");
+            return joule_yaml_error(&r->in, &at, "a config is a mapping of keys (key: value)");
         }
     }
 }
@@ -919,11 +834,11 @@ static enum joule_status apply_text(struct joule_config *c, const char *name, co
 {
     if (err && err_size)
         err[0] = '\0';
-    struct reader r = {.name = name, .err = err, .err_size = err_size};
-    if (!yaml_parser_initialize(&r.parser))
+    struct reader r = {.in = {.name = name, .err = err, .err_size = err_size}};
+    if (!yaml_parser_initialize(&r.in.parser))
         return JOULE_ERR_NOMEM;
     enum joule_status st = text ? read_items(&r, text, len) : JOULE_OK;
-    yaml_parser_delete(&r.parser);
+    yaml_parser_delete(&r.in.parser);
     if (st == JOULE_OK)
         st = reset(c);
     /* The preset: the argument, else the file's; it lies under the file. */
@@ -983,39 +898,9 @@ enum joule_status joule_config_load(struct joule_config *c, const char *path, co
 
 /* --- YAML out ------------------------------------------------------------- */
 
-struct buf {
-    char *p;
-    size_t n, cap;
-    int oom;
-};
-
-static void put(struct buf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap;
-        char *p;
-        if (!joule_grow_cap(b->cap, b->n + n + 1, 1024, &cap) || !(p = realloc(b->p, cap))) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void puts_(struct buf *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
-
 /* A string as a YAML scalar: plain when it reads back as the same string,
  * else double-quoted with escapes. */
-static void put_scalar(struct buf *b, const char *s)
+static void put_scalar(struct joule_buf *b, const char *s)
 {
     int plain = *s != '\0';
     for (const char *p = s; *p && plain; p++)
@@ -1024,10 +909,10 @@ static void put_scalar(struct buf *b, const char *s)
     if (plain && (strchr("-.@", s[0]) || s[0] == ' ' || strcasecmp(s, "null") == 0))
         plain = 0;
     if (plain) {
-        puts_(b, s);
+        joule_buf_puts(b, s);
         return;
     }
-    puts_(b, "\"");
+    joule_buf_puts(b, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
         char esc[16];
         size_t n = 1;
@@ -1054,18 +939,18 @@ static void put_scalar(struct buf *b, const char *s)
             joule_fmt(esc, sizeof(esc), "\\u%04x", (unsigned)cp);
         else
             joule_fmt(esc, sizeof(esc), "%.*s", (int)n, (const char *)p);
-        puts_(b, esc);
+        joule_buf_puts(b, esc);
         p += n;
     }
-    puts_(b, "\"");
+    joule_buf_puts(b, "\"");
 }
 
 enum joule_status joule_config_to_yaml(const struct joule_config *c, int with_comments, char **out)
 {
-    struct buf b = {0};
+    struct joule_buf b = {0};
     char section[32] = ""; /* the section open ("protocol"), "" at the top */
     if (with_comments)
-        puts_(&b, "# joule experiment config: `joule config keys` explains every key.\n");
+        joule_buf_puts(&b, "# joule experiment config: `joule config keys` explains every key.\n");
     for (size_t i = 0; i < JOULE_ARRAY_LEN(keys); i++) {
         const struct key_def *k = &keys[i];
         const char *key = k->pub.key;
@@ -1079,34 +964,34 @@ enum joule_status joule_config_to_yaml(const struct joule_config *c, int with_co
         joule_fmt(sec, sizeof(sec), "%.*s", dot ? (int)(dot - key) : 0, key);
         if (strcmp(sec, section) != 0) {
             joule_strlcpy(section, sec, sizeof(section));
-            puts_(&b, sec);
-            puts_(&b, ":\n");
+            joule_buf_puts(&b, sec);
+            joule_buf_puts(&b, ":\n");
         }
         if (with_comments) {
-            puts_(&b, dot ? "  # " : "# ");
-            puts_(&b, k->pub.help);
+            joule_buf_puts(&b, dot ? "  # " : "# ");
+            joule_buf_puts(&b, k->pub.help);
             if (k->pub.allowed[0]) {
-                puts_(&b, " [");
-                puts_(&b, k->pub.allowed);
-                puts_(&b, "]");
+                joule_buf_puts(&b, " [");
+                joule_buf_puts(&b, k->pub.allowed);
+                joule_buf_puts(&b, "]");
             }
-            puts_(&b, "\n");
+            joule_buf_puts(&b, "\n");
         }
         char v[512];
         value_text(c, k, v, sizeof(v));
-        puts_(&b, dot ? "  " : "");
-        puts_(&b, dot ? dot + 1 : key);
-        puts_(&b, ":");
+        joule_buf_puts(&b, dot ? "  " : "");
+        joule_buf_puts(&b, dot ? dot + 1 : key);
+        joule_buf_puts(&b, ":");
         /* An unset string is the YAML null: "name:" alone. */
         if (v[0])
-            puts_(&b, " ");
+            joule_buf_puts(&b, " ");
         if (k->kind == K_STR || k->kind == K_ENUM || k->kind == K_LIST) {
             if (v[0])
                 put_scalar(&b, v);
         } else {
-            puts_(&b, v);
+            joule_buf_puts(&b, v);
         }
-        puts_(&b, "\n");
+        joule_buf_puts(&b, "\n");
     }
     if (b.oom) {
         free(b.p);
