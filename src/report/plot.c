@@ -239,7 +239,8 @@ static void padded(const struct range *r, bool from_zero, double *lo, double *hi
 
 struct frame {
     int w, h;     /* page, pixels */
-    double scale; /* text and marker size relative to an 800 px wide chart */
+    double scale; /* line and marker size relative to an 800 px wide chart */
+    double text;  /* text size factor: PLplot scales text with the page height */
 };
 
 static void draw_series(const struct joule_plot_series *s, int slot, struct frame f)
@@ -256,21 +257,22 @@ static void draw_series(const struct joule_plot_series *s, int slot, struct fram
     pllsty(s->neutral ? 2 : 1);
     plcol0(line_col);
     PLINT n = 0;
-    if (s->kind != JOULE_PLOT_SCATTER) {
-        for (size_t i = 0; i < s->n; i++) {
-            if (!point_ok(s, i))
-                continue;
-            if (s->kind == JOULE_PLOT_STEP && n > 0) {
-                x[n] = s->x[i];
-                y[n] = y[n - 1];
-                n++;
-            }
+    /* A non-finite point breaks the line (the gap between two windows). */
+    for (size_t i = 0; s->kind != JOULE_PLOT_SCATTER && i <= s->n; i++) {
+        if (i == s->n || !point_ok(s, i)) {
+            if (n > 1)
+                plline(n, x, y);
+            n = 0;
+            continue;
+        }
+        if (s->kind == JOULE_PLOT_STEP && n > 0) {
             x[n] = s->x[i];
-            y[n] = s->y[i];
+            y[n] = y[n - 1];
             n++;
         }
-        if (n > 1)
-            plline(n, x, y);
+        x[n] = s->x[i];
+        y[n] = s->y[i];
+        n++;
     }
     pllsty(1);
     if (s->y_err) {
@@ -309,7 +311,7 @@ static void draw_legend(const struct joule_plot_panel *p, const int *slots, doub
     plwind(0, 1, 0, 1);
     struct scale sc = world_per_px(f.w, f.h);
     double line_h = 22.0 * f.scale * sc.y, y = 1 - 0.5 * line_h;
-    plschr(0, 0.8);
+    plschr(0, 0.8 * f.text);
     for (size_t k = 0; k < p->n_series && y > 0; k++) {
         const struct joule_plot_series *s = &p->series[k];
         if (!s->label || !s->label[0])
@@ -333,7 +335,7 @@ static void draw_legend(const struct joule_plot_panel *p, const int *slots, doub
         plptex(0.25, y, 1, 0, 0, t);
         y -= line_h;
     }
-    plschr(0, 1.0);
+    plschr(0, 1.0 * f.text);
 }
 
 static void draw_vlines(const struct joule_plot_panel *p, double y0, double y1, struct frame f)
@@ -350,7 +352,7 @@ static void draw_vlines(const struct joule_plot_panel *p, double y0, double y1, 
     /* Labels only while they can be told apart. */
     if (p->n_vlines > 12)
         return;
-    plschr(0, 0.65);
+    plschr(0, 0.65 * f.text);
     struct scale sc = world_per_px(f.w, f.h);
     for (size_t i = 0; i < p->n_vlines; i++) {
         if (!p->vlines[i].label || !isfinite(p->vlines[i].x))
@@ -359,7 +361,7 @@ static void draw_vlines(const struct joule_plot_panel *p, double y0, double y1, 
         pl_text(t, sizeof(t), p->vlines[i].label);
         plptex(p->vlines[i].x + 6 * f.scale * sc.x, y1 - 0.02 * (y1 - y0), 0, -1, 0, t);
     }
-    plschr(0, 1.0);
+    plschr(0, 1.0 * f.text);
 }
 
 static void draw_panel(const struct joule_plot_panel *p, double top, double bottom, struct frame f)
@@ -536,8 +538,9 @@ enum joule_status joule_plot_render(const struct joule_plot_chart *c, const char
         return st;
     const char *dev = strcmp(fmt, "png") == 0 ? "pngcairo" : "svgcairo";
     struct frame f = {c->width_px ? c->width_px : 800,
-                      c->height_px ? c->height_px : 500 * (int)c->n_panels, 1.0};
+                      c->height_px ? c->height_px : 500 * (int)c->n_panels, 1.0, 1.0};
     f.scale = f.w / 800.0;
+    f.text = pow(fmin(1.0, 500.0 / f.h), 0.75) * fmin(1.25, fmax(0.6, f.scale));
 
     /* The temporary file beside path: PLplot never opens a file itself (it
      * would prompt on stdin when it cannot). */
@@ -594,6 +597,7 @@ enum joule_status joule_plot_render(const struct joule_plot_chart *c, const char
     started = true;
     plinit();
     pladv(0);
+    plschr(0, f.text);
     double title_h = c->title ? 40.0 / f.h : 0.0;
     if (c->title) {
         char t[512];
@@ -601,9 +605,9 @@ enum joule_status joule_plot_render(const struct joule_plot_chart *c, const char
         plvpor(0, 1, 0, 1);
         plwind(0, 1, 0, 1);
         plcol0(COL_FG);
-        plschr(0, 1.25);
+        plschr(0, 1.25 * f.text);
         plptex(0.5, 1 - 26.0 * f.scale / f.h, 1, 0, 0.5, t);
-        plschr(0, 1.0);
+        plschr(0, 1.0 * f.text);
     }
     double slice = (1.0 - title_h) / (double)c->n_panels;
     for (size_t p = 0; p < c->n_panels; p++) {
@@ -696,7 +700,11 @@ static void describe_panel(const struct joule_plot_panel *p, char *buf, size_t s
     }
     if (shown)
         add(buf, size, len, ")");
-    add(buf, size, len, ", %zu points", rx.n);
+    size_t points = 0;
+    for (size_t k = 0; k < p->n_series; k++)
+        for (size_t i = 0; !p->series[k].neutral && i < p->series[k].n; i++)
+            points += point_ok(&p->series[k], i);
+    add(buf, size, len, ", %zu points", points);
     for (size_t k = 0; k < p->n_series; k++)
         if (p->series[k].neutral && p->series[k].label)
             add(buf, size, len, ", with %s", p->series[k].label);

@@ -35,8 +35,9 @@ enum joule_plot_kind {
 };
 
 struct joule_plot_series {
-    const char *label;   /* legend text; NULL or "": not in the legend */
-    const double *x, *y; /* n points, borrowed; non-finite points are skipped */
+    const char *label; /* legend text; NULL or "": not in the legend */
+    /* n points, borrowed; a non-finite point is not drawn and breaks the line */
+    const double *x, *y;
     const double *y_err; /* n half-widths for error bars, or NULL */
     size_t n;
     enum joule_plot_kind kind;
@@ -86,8 +87,8 @@ enum joule_status joule_plot_render(const struct joule_plot_chart *c, const char
 
 /* One sentence describing c for readers who cannot see it (alt text): the
  * kind of chart, what is plotted against what with the units and ranges,
- * the series and the number of points.  Returns the length it needed (as
- * snprintf does). */
+ * the series and the number of data points (neutral series not counted).  Returns the length it
+ * needed (as snprintf does). */
 size_t joule_plot_alt_text(const struct joule_plot_chart *c, char *buf, size_t size);
 
 /* The number of data markers the chart draws (finite points of marked

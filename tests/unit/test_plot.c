@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "test.h"
 #include "plot.h"
+#include "report.h"
 #include "fileio.h"
 
 #include <math.h>
@@ -210,7 +211,7 @@ static void test_alt_text(void)
     CHECK(strstr(alt, "from 0.09 to 0.95") != NULL); /* y range with error bars */
     CHECK(strstr(alt, "against batch size (sequences) from 1 to 64") != NULL);
     CHECK(strstr(alt, "2 series (f16 #1, q4_0)") != NULL);
-    CHECK(strstr(alt, "14 points") != NULL); /* 7 + 4 + 3 (frontier) finite points */
+    CHECK(strstr(alt, "11 points") != NULL); /* 7 + 4 finite points; not the frontier */
     CHECK(strstr(alt, "with frontier") != NULL);
     CHECK(strstr(alt, "error bars") != NULL);
     CHECK(strstr(alt, "2 vertical markers") != NULL);
@@ -273,6 +274,62 @@ static void test_errors(void)
     CHECK(joule_plot_render(&c, path, err, sizeof(err)) == JOULE_OK);
 }
 
+/* The trials CSV: quoted fields, a missing energy, the frontier. */
+static void test_trials_csv(void)
+{
+    char path[600], err[512];
+    tmp_path(path, sizeof(path), "trials.csv");
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs("\xef\xbb\xbftrial,cfg,metric_rougeL,metric_energy_total_J,metric_tokens_total\r\n"
+          "0,\"{\"\"a\"\": 1, \"\"b\"\": 2}\",0.2,50,100\r\n"
+          "1,\"two\nlines\",0.3,80,100\r\n"
+          "2,x,0.25,90,100\r\n"
+          "3,x,0.35,nan,100\r\n"
+          "4,x,0.4,120,100\r\n",
+          f);
+    fclose(f);
+    struct joule_chart *c = NULL;
+    CHECK(joule_chart_from_trials_csv(path, NULL, &c, err, sizeof(err)) == JOULE_OK);
+    if (!c) {
+        fprintf(stderr, "  %s\n", err);
+        return;
+    }
+    const struct joule_plot_chart *pc = joule_chart_plot(c);
+    CHECK(pc->n_panels == 1 && pc->panels[0].n_series == 2);
+    const struct joule_plot_series *t = &pc->panels[0].series[0], *fr = &pc->panels[0].series[1];
+    CHECK(t->n == 4 && fr->neutral);
+    CHECK_NEAR(t->y[0], 500.0, 1e-9); /* 1000 * 50 J / 100 tokens */
+    /* 0.25 at 900 J/1k is beaten by 0.3 at 800: off the frontier. */
+    CHECK(fr->n == 3);
+    double fx[] = {0.2, 0.3, 0.4}, fy[] = {500, 800, 1200};
+    for (size_t i = 0; i < 3 && fr->n == 3; i++) {
+        CHECK_NEAR(fr->x[i], fx[i], 1e-12);
+        CHECK_NEAR(fr->y[i], fy[i], 1e-9);
+    }
+    CHECK(strstr(joule_chart_note(c), "1 trial without") != NULL);
+    joule_chart_free(c);
+
+    /* Errors name the file and the line. */
+    f = fopen(path, "w");
+    if (f) {
+        fputs("metric_rougeL,metric_tpj\n0.1,2\n0.2,\"3\n", f);
+        fclose(f);
+    }
+    CHECK(joule_chart_from_trials_csv(path, NULL, &c, err, sizeof(err)) == JOULE_ERR_FORMAT);
+    CHECK(strstr(err, "trials.csv:3: a quote is not closed") != NULL);
+    f = fopen(path, "w");
+    if (f) {
+        fputs("metric_rougeL\n0.1\n", f);
+        fclose(f);
+    }
+    CHECK(joule_chart_from_trials_csv(path, NULL, &c, err, sizeof(err)) == JOULE_ERR_FORMAT);
+    CHECK(strstr(err, "trials.csv:1: no column metric_energy_total_J") != NULL);
+    CHECK(c == NULL);
+}
+
 int main(void)
 {
     const char *t = getenv("JOULE_TEST_TMP");
@@ -285,5 +342,6 @@ int main(void)
     RUN(test_svg);
     RUN(test_alt_text);
     RUN(test_errors);
+    RUN(test_trials_csv);
     TEST_MAIN_END();
 }
