@@ -8,6 +8,7 @@
 #include "joule_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -544,12 +545,18 @@ enum joule_status joule_plot_render(const struct joule_plot_chart *c, const char
 
     /* The temporary file beside path: PLplot never opens a file itself (it
      * would prompt on stdin when it cannot). */
-    size_t tlen = strlen(path) + 16;
+    size_t tlen = strlen(path) + 48;
     char *tmp = joule_calloc(tlen, 1);
     if (!tmp)
         return JOULE_ERR_NOMEM;
-    joule_fmt(tmp, tlen, "%s.XXXXXX", path);
-    int fd = mkstemp(tmp);
+    int fd = -1;
+    for (unsigned k = 0; k < 100 && fd < 0; k++) {
+        joule_fmt(tmp, tlen, "%s.tmp.%ld.%u", path, (long)getpid(), k);
+        /* 0666 less the umask, as any new file; read back by complete(). */
+        fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
     if (fd < 0) {
         joule_fmt(err, err_size, "cannot write %s: %s", path, strerror(errno));
         free(tmp);
