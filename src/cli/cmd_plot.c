@@ -39,6 +39,13 @@ static const char *const usage[] = {
     NULL,
 };
 
+static int print_usage(void)
+{
+    for (int k = 0; usage[k]; k++)
+        printf("%s\n", usage[k]);
+    return CLI_OK;
+}
+
 enum source { SRC_NONE, SRC_RUN, SRC_SWEEP, SRC_COMPARE, SRC_CSV };
 
 static const char *const source_names[] = {"", "an experiment ID", "--sweep", "--compare", "--csv"};
@@ -208,11 +215,8 @@ int cmd_plot(int argc, char **argv, struct cli *cli)
     int rc = parse(argc, argv, &o);
     if (rc != CLI_OK)
         return rc;
-    if (o.help) {
-        for (int k = 0; usage[k]; k++)
-            printf("%s\n", usage[k]);
-        return CLI_OK;
-    }
+    if (o.help)
+        return print_usage();
     if (o.src == SRC_NONE)
         return cli_usage_error(CMD, "what to plot: an experiment ID, --sweep IDS, --compare IDS "
                                     "or --csv FILE");

@@ -84,6 +84,21 @@ static struct joule_chart *chart_new(const char *title, const char *fallback)
     return c;
 }
 
+/* Hands c out on success, frees it on failure (saying "out of memory"
+ * when nothing more precise was said). */
+static enum joule_status chart_done(struct joule_chart *c, enum joule_status st,
+                                    struct joule_chart **out, char *err, size_t err_size)
+{
+    if (st != JOULE_OK) {
+        if (st == JOULE_ERR_NOMEM && err_size && !err[0])
+            joule_fmt(err, err_size, "out of memory");
+        joule_chart_free(c);
+        return st;
+    }
+    *out = c;
+    return JOULE_OK;
+}
+
 static const char *const kind_names[] = {"timeline", "sweep", "pareto", "latency"};
 
 const char *joule_chart_kind_name(enum joule_chart_kind k)
@@ -691,14 +706,7 @@ enum joule_status joule_chart_from_store(struct joule_store *s, enum joule_chart
         break;
     }
     free(e);
-    if (st != JOULE_OK) {
-        if (st == JOULE_ERR_NOMEM && err_size && !err[0])
-            joule_fmt(err, err_size, "out of memory");
-        joule_chart_free(c);
-        return st;
-    }
-    *out = c;
-    return JOULE_OK;
+    return chart_done(c, st, out, err, err_size);
 }
 
 /* --- tuning CSV ---------------------------------------------------------- */
@@ -924,12 +932,5 @@ out:
     free(f);
     free(x);
     free(y);
-    if (st != JOULE_OK) {
-        if (st == JOULE_ERR_NOMEM && err_size && !err[0])
-            joule_fmt(err, err_size, "out of memory");
-        joule_chart_free(c);
-        return st;
-    }
-    *out = c;
-    return JOULE_OK;
+    return chart_done(c, st, out, err, err_size);
 }
