@@ -898,6 +898,8 @@ enum joule_query {
                                     status, flags */
     JOULE_QUERY_EVALS = 7,       /* accuracy scores of experiment id; id 0: every
                                     score, standalone ones included */
+    JOULE_QUERY_TIMELINE = 8,    /* stored power samples (outputs.timeline): cycle,
+                                    t_s, domain, power_w, in time order */
 };
 
 /* Runs a query about experiment id into a new table (free it). */

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -144,4 +145,31 @@ int cli_exit_for(enum joule_status st)
     default:
         return CLI_RUNTIME;
     }
+}
+
+struct joule_store *cli_open_results(const char *cmd, const char *db, int *code)
+{
+    const char *path = db;
+    if (!path) {
+        const char *env = getenv("JOULE_DB");
+        path = env && env[0] ? env : "joule-results/joule.db";
+    }
+    if (access(path, F_OK) != 0) {
+        fprintf(stderr,
+                "joule %s: no results database at %s\n"
+                "Run an experiment first (`joule run`), or choose the database with --db "
+                "PATH or JOULE_DB.\n",
+                cmd, path);
+        *code = CLI_USAGE;
+        return NULL;
+    }
+    struct joule_store *s = NULL;
+    char err[1024];
+    enum joule_status st = joule_store_open(path, &s, err, sizeof(err));
+    if (st != JOULE_OK) {
+        fprintf(stderr, "joule %s: %s\n", cmd, err[0] ? err : joule_status_str(st));
+        *code = cli_exit_for(st);
+        return NULL;
+    }
+    return s;
 }

@@ -47,6 +47,7 @@ int cmd_presets(int argc, char **argv, struct cli *cli);
 int cmd_datasets(int argc, char **argv, struct cli *cli);
 int cmd_eval(int argc, char **argv, struct cli *cli);
 int cmd_compare(int argc, char **argv, struct cli *cli);
+int cmd_plot(int argc, char **argv, struct cli *cli);
 
 /* --- options (args.c) ----------------------------------------------------- */
 
@@ -84,6 +85,11 @@ int cli_ppl_text(const char *path, char **text, size_t *len, char *label, size_t
 /* The exit status for a library status: 2 for what the input or the
  * options caused (invalid, format, unsupported, not found), 1 otherwise. */
 int cli_exit_for(enum joule_status st);
+
+/* Opens the results database of a reading command (--db, else JOULE_DB,
+ * else joule-results/joule.db); a missing file is an error here (reading
+ * commands never create one).  Prints the error and sets *code on failure. */
+struct joule_store *cli_open_results(const char *cmd, const char *db, int *code);
 
 /* Ctrl+C and SIGTERM set cli_stop (joule_run_options.stop: the window in
  * flight closes and finished cycles stay); a second one ends the program

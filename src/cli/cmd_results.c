@@ -71,35 +71,6 @@ static bool parse_id(const char *s, int64_t *id)
     return true;
 }
 
-/* Opens the database; a missing file is an error here (reading commands
- * never create one). */
-static struct joule_store *open_store(const struct res_opts *o, int *code)
-{
-    const char *path = o->db;
-    if (!path) {
-        const char *env = getenv("JOULE_DB");
-        path = env && env[0] ? env : "joule-results/joule.db";
-    }
-    if (access(path, F_OK) != 0) {
-        fprintf(stderr,
-                "joule results: no results database at %s\n"
-                "Run an experiment first (`joule run`), or choose the database with --db "
-                "PATH or JOULE_DB.\n",
-                path);
-        *code = CLI_USAGE;
-        return NULL;
-    }
-    struct joule_store *s = NULL;
-    char err[1024];
-    enum joule_status st = joule_store_open(path, &s, err, sizeof(err));
-    if (st != JOULE_OK) {
-        fprintf(stderr, "joule results: %s\n", err[0] ? err : joule_status_str(st));
-        *code = cli_exit_for(st);
-        return NULL;
-    }
-    return s;
-}
-
 static int store_error(struct joule_store *s, enum joule_status st)
 {
     const char *m = joule_store_errmsg(s);
@@ -469,7 +440,7 @@ int cmd_results(int argc, char **argv, struct cli *cli)
     for (int i = 0; i < o.n_pos; i++)
         if (!parse_id(o.pos[i], &ids[i]))
             return CLI_USAGE;
-    struct joule_store *s = open_store(&o, &code);
+    struct joule_store *s = cli_open_results(CMD, o.db, &code);
     if (!s)
         return code;
     switch (k) {

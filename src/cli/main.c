@@ -22,6 +22,7 @@ static const struct cli_command commands[] = {
     {"datasets", cmd_datasets, "built-in datasets, and the samples a run takes from one"},
     {"eval", cmd_eval, "accuracy of a model: perplexity, multiple choice, exact, numeric, ROUGE"},
     {"compare", cmd_compare, "precisions side by side: energy, speed, memory, accuracy, a pick"},
+    {"plot", cmd_plot, "charts of runs, sweeps, comparisons and tuning CSVs as PNG or SVG"},
 };
 
 static void print_help(void)

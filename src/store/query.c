@@ -582,6 +582,57 @@ static enum joule_status q_info(const struct joule_table *e, const struct exp_da
     return JOULE_OK;
 }
 
+/* The power samples with the cycle each belongs to.  Samples carry the
+ * meter's clock and cycles the wall clock, so the cycles' start times are
+ * aligned on the first sample (the first cycle's window opens there): a
+ * sample belongs to the last cycle started by its time, give or take
+ * `tol`, unless it still fits the window of the cycle before. */
+static enum joule_status q_timeline(struct joule_store *s, int64_t id, struct joule_table **out)
+{
+    const double tol = 0.05; /* s: window opening after started_at was taken */
+    struct joule_table *cyc = NULL, *smp = NULL, *t = NULL;
+    enum joule_status r = sql_table(s,
+                                    "SELECT cycle, started_at, duration_s * repeats FROM cycles"
+                                    " WHERE experiment_id = ?1 ORDER BY started_at, cycle",
+                                    id, &cyc);
+    if (r == JOULE_OK)
+        r = sql_table(s,
+                      "SELECT t_s, domain, power_w FROM timeline WHERE experiment_id = ?1"
+                      " ORDER BY t_s, rowid",
+                      id, &smp);
+    static const char *const cols[] = {"cycle", "t_s", "domain", "power_w"};
+    if (r == JOULE_OK) {
+        t = joule_table_new();
+        r = t ? add_cols(t, cols, JOULE_ARRAY_LEN(cols)) : JOULE_ERR_NOMEM;
+    }
+    size_t nc = r == JOULE_OK ? joule_table_rows(cyc) : 0, c = 0;
+    double t0 = r == JOULE_OK && joule_table_rows(smp) ? joule_table_number(smp, 0, 0) : 0;
+    double w0 = nc ? joule_table_number(cyc, 0, 1) : 0;
+    for (size_t i = 0; r == JOULE_OK && i < joule_table_rows(smp); i++) {
+        double rel = joule_table_number(smp, i, 0) - t0;
+        while (c + 1 < nc && joule_table_number(cyc, c + 1, 1) - w0 <= rel + tol)
+            c++;
+        size_t k = c;
+        if (k > 0 && rel < joule_table_number(cyc, k, 1) - w0 &&
+            rel <= joule_table_number(cyc, k - 1, 1) - w0 + joule_table_number(cyc, k - 1, 2))
+            k--;
+        size_t row;
+        r = joule_table_add_row(t, &row);
+        if (r == JOULE_OK && nc)
+            r = joule_table_set_number(t, row, 0, joule_table_number(cyc, k, 0));
+        for (size_t j = 0; r == JOULE_OK && j < 3; j++)
+            r = copy_cell(t, row, j + 1, smp, i, j);
+    }
+    joule_table_free(cyc);
+    joule_table_free(smp);
+    if (r != JOULE_OK) {
+        joule_table_free(t);
+        return r;
+    }
+    *out = t;
+    return JOULE_OK;
+}
+
 enum joule_status joule_store_query(struct joule_store *s, enum joule_query q, int64_t id,
                                     struct joule_table **out)
 {
@@ -599,7 +650,7 @@ enum joule_status joule_store_query(struct joule_store *s, enum joule_query q, i
         joule_fmt(sql, sizeof(sql), "%s WHERE ?1 = 0 ORDER BY id", evals_sql);
         return sql_table(s, sql, 0, out);
     }
-    if (q < JOULE_QUERY_SUMMARY || q > JOULE_QUERY_EVALS)
+    if (q < JOULE_QUERY_SUMMARY || q > JOULE_QUERY_TIMELINE)
         return joule_store_err(s, JOULE_ERR_INVALID, "unknown query %d", (int)q);
     struct joule_table *e = NULL;
     enum joule_status r = load_experiment(s, id, &e);
@@ -617,6 +668,10 @@ enum joule_status joule_store_query(struct joule_store *s, enum joule_query q, i
     if (q == JOULE_QUERY_DOMAINS) {
         joule_table_free(e);
         return q_domains(s, id, out);
+    }
+    if (q == JOULE_QUERY_TIMELINE) {
+        joule_table_free(e);
+        return q_timeline(s, id, out);
     }
     if (q == JOULE_QUERY_EVALS) {
         joule_table_free(e);

@@ -351,6 +351,20 @@ static void test_write_and_query(void)
     CHECK(joule_store_timeline_add(s, id2, doms, 2, ts, pw, 3) == JOULE_OK);
     CHECK(count(s, "SELECT count(*) FROM timeline") == 6);
     CHECK(count(s, "SELECT count(*) FROM timeline WHERE power_w IS NULL") == 1);
+    /* The cycle of each sample: cycles start 60 s apart (wall clock), the
+     * first window opens at the first sample; 59.97 s is within the
+     * tolerance of the second start. */
+    double ts2[] = {59.97, 60.5, 84.0};
+    CHECK(joule_store_timeline_add(s, id2, doms, 1, ts2, pw, 3) == JOULE_OK);
+    CHECK(joule_store_query(s, JOULE_QUERY_TIMELINE, id2, &t) == JOULE_OK);
+    CHECK(joule_table_rows(t) == 9 && joule_table_cols(t) == 4);
+    CHECK_STR(joule_table_col_name(t, 3), "power_w");
+    double want_cycle[] = {0, 0, 0, 0, 0, 0, 1, 1, 1};
+    for (size_t i = 0; i < 9 && joule_table_rows(t) == 9; i++)
+        CHECK(joule_table_number(t, i, 0) == want_cycle[i]);
+    CHECK_NEAR(joule_table_number(t, 8, 1), 84.0, 1e-12);
+    CHECK_STR(joule_table_text(t, 8, 2), "package-0");
+    joule_table_free(t);
     CHECK(joule_store_remove(s, id2) == JOULE_OK);
     CHECK(joule_store_remove(s, id2) == JOULE_ERR_NOT_FOUND);
     CHECK(joule_store_query(s, JOULE_QUERY_EXPORT, id2, &t) == JOULE_ERR_NOT_FOUND);

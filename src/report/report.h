@@ -1,0 +1,70 @@
+/*
+ * report.h - charts of stored results (`joule plot`, and the HTML report
+ * to come): each builder reads the results store (or a tuning CSV) and
+ * returns a chart of plot.h that owns its data.
+ *
+ * Kinds and what they read:
+ *  - timeline: the stored power samples of one experiment (outputs.timeline),
+ *    one line per energy domain, watts against seconds since the first
+ *    measured window opened; each cycle's window start and end are
+ *    vertical markers, and the line breaks between windows.
+ *  - sweep: experiments measured at several batch sizes and precisions; two
+ *    panels in one picture: energy per output token (J/token) and output
+ *    tokens per second against batch size, one line per precision, error
+ *    bars the 95% confidence interval over cycles.
+ *  - pareto: energy per 1000 output tokens against the accuracy score
+ *    stored with each experiment (joule compare, joule eval), one series per
+ *    precision, with the Pareto frontier (no other point is at least as
+ *    accurate for less energy); or the trials of a tuning CSV with EAPO's
+ *    columns (metric_rougeL, metric_energy_total_J with metric_tokens_total,
+ *    or metric_tpj).
+ *  - latency: the empirical CDF of request latency, one step line per
+ *    experiment.
+ */
+#ifndef JOULE_REPORT_H
+#define JOULE_REPORT_H
+
+#include "joule.h"
+#include "plot.h"
+
+#include <stdint.h>
+
+enum joule_chart_kind {
+    JOULE_CHART_TIMELINE = 0,
+    JOULE_CHART_SWEEP = 1,
+    JOULE_CHART_PARETO = 2,
+    JOULE_CHART_LATENCY = 3,
+};
+
+/* "timeline", "sweep", "pareto", "latency"; -1 from parse for others. */
+const char *joule_chart_kind_name(enum joule_chart_kind k);
+int joule_chart_kind_parse(const char *name);
+
+/* A series is drawn with markers up to this many points (beyond, only its
+ * line: markers would hide it). */
+#define JOULE_CHART_MARK_MAX 120
+
+struct joule_chart;
+
+/* The chart of kind k over experiments ids[0 .. n) of s (timeline: exactly
+ * one).  title NULL: a title made from the kind and the ids.  Errors with
+ * one sentence in err: JOULE_ERR_NOT_FOUND for an unknown experiment or
+ * data the experiments lack (no timeline stored, no accuracy score, no
+ * measured cycle), JOULE_ERR_INVALID for a kind that does not fit. */
+enum joule_status joule_chart_from_store(struct joule_store *s, enum joule_chart_kind k,
+                                         const int64_t *ids, size_t n_ids, const char *title,
+                                         struct joule_chart **out, char *err, size_t err_size);
+
+/* The Pareto chart of a tuning trials CSV (EAPO's columns).  Errors name
+ * the file and line: JOULE_ERR_IO (unreadable), JOULE_ERR_FORMAT (a
+ * missing column, a cell that is not a number, a broken quote). */
+enum joule_status joule_chart_from_trials_csv(const char *path, const char *title,
+                                              struct joule_chart **out, char *err, size_t err_size);
+
+/* The chart to render (owned by c), and a remark worth telling the user
+ * ("2 trials without energy were left out"), or "". */
+const struct joule_plot_chart *joule_chart_plot(const struct joule_chart *c);
+const char *joule_chart_note(const struct joule_chart *c);
+void joule_chart_free(struct joule_chart *c);
+
+#endif /* JOULE_REPORT_H */
