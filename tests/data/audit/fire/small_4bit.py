@@ -1,0 +1,5 @@
+from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4")
+model = AutoModelForCausalLM.from_pretrained("Qwen/Qwen2-1.5B", quantization_config=q,
+                                             device_map="auto")
