@@ -47,6 +47,7 @@ int cmd_presets(int argc, char **argv, struct cli *cli);
 int cmd_datasets(int argc, char **argv, struct cli *cli);
 int cmd_eval(int argc, char **argv, struct cli *cli);
 int cmd_compare(int argc, char **argv, struct cli *cli);
+int cmd_serve(int argc, char **argv, struct cli *cli);
 
 /* --- options (args.c) ----------------------------------------------------- */
 

@@ -22,6 +22,7 @@ static const struct cli_command commands[] = {
     {"datasets", cmd_datasets, "built-in datasets, and the samples a run takes from one"},
     {"eval", cmd_eval, "accuracy of a model: perplexity, multiple choice, exact, numeric, ROUGE"},
     {"compare", cmd_compare, "precisions side by side: energy, speed, memory, accuracy, a pick"},
+    {"serve", cmd_serve, "an OpenAI-compatible HTTP server with the energy of each request"},
 };
 
 static void print_help(void)
