@@ -758,7 +758,7 @@ static enum MHD_Result completion(struct joule_server *s, struct MHD_Connection 
             return MHD_NO;
         }
     }
-    if (r->done || !r->q.stream) {
+    if (!r->q.stream || (r->done && r->status != 200)) {
         pthread_mutex_unlock(&s->mu);
         /* Once done, only this thread reads r: no lock needed to answer. */
         enum MHD_Result ret = reply_done(s, c, r);
