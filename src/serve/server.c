@@ -303,21 +303,23 @@ static void on_phase(void *user, int begin, const struct joule_step_info *si)
     pthread_mutex_unlock(&s->mu);
 }
 
-static bool append(struct sreq *r, const char *t, size_t n)
+/* Appends src[0 .. n) to the growing buffer *buf (*len used, *cap held),
+ * keeping it NUL-terminated.  false when out of memory or on overflow. */
+static bool buf_append(char **buf, size_t *len, size_t *cap, const char *src, size_t n)
 {
-    size_t need, cap;
-    if (!joule_add_size(r->len, n + 1, &need) || !joule_grow_cap(r->cap, need, 256, &cap))
+    size_t need, ncap;
+    if (!joule_add_size(*len, n + 1, &need) || !joule_grow_cap(*cap, need, 256, &ncap))
         return false;
-    if (cap != r->cap) {
-        char *p = realloc(r->text, cap);
+    if (ncap != *cap) {
+        char *p = realloc(*buf, ncap);
         if (!p)
             return false;
-        r->text = p;
-        r->cap = cap;
+        *buf = p;
+        *cap = ncap;
     }
-    memcpy(r->text + r->len, t, n);
-    r->len += n;
-    r->text[r->len] = '\0';
+    memcpy(*buf + *len, src, n);
+    *len += n;
+    (*buf)[*len] = '\0';
     return true;
 }
 
@@ -327,7 +329,7 @@ static void on_text(void *user, uint64_t id, void *req_user, const char *text, s
     struct sreq *r = req_user;
     (void)id;
     pthread_mutex_lock(&s->mu);
-    if (!append(r, text, len) && !r->cancel) {
+    if (!buf_append(&r->text, &r->len, &r->cap, text, len) && !r->cancel) {
         r->cancel = true; /* out of memory for its text: stop it */
         joule_strlcpy(r->err, "out of memory for the generated text", sizeof(r->err));
         r->status = 500;
@@ -957,6 +959,15 @@ static enum MHD_Result route(struct joule_server *s, struct MHD_Connection *c, c
     return reply_error(s, c, 404, msg);
 }
 
+static enum MHD_Result reply_too_big(struct joule_server *s, struct MHD_Connection *c)
+{
+    char msg[128];
+    joule_fmt(msg, sizeof(msg),
+              "the body is larger than this server's limit of %zu bytes (joule serve --max-body)",
+              s->p.max_body_bytes);
+    return reply_error(s, c, 413, msg);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -977,12 +988,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             const unsigned long long n = strtoull(cl, &end, 10);
             if (errno == 0 && end != cl && n > s->p.max_body_bytes) {
                 cn->too_big = true;
-                char msg[128];
-                joule_fmt(msg, sizeof(msg),
-                          "the body is larger than this server's limit of %zu bytes "
-                          "(joule serve --max-body)",
-                          s->p.max_body_bytes);
-                return reply_error(s, c, 413, msg);
+                return reply_too_big(s, c);
             }
         }
         return MHD_YES;
@@ -992,35 +998,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         if (cn->too_big)
             return MHD_YES;
-        size_t need, cap;
-        if (!joule_add_size(cn->len, n, &need) || need > s->p.max_body_bytes) {
+        if (n > s->p.max_body_bytes - cn->len) {
             cn->too_big = true; /* a chunked body that grew too large: drain it */
             free(cn->body);
             cn->body = NULL;
             cn->len = cn->cap = 0;
             return MHD_YES;
         }
-        if (need > cn->cap) {
-            if (!joule_grow_cap(cn->cap, need, 4096, &cap))
-                return MHD_NO;
-            char *b = realloc(cn->body, cap);
-            if (!b)
-                return MHD_NO;
-            cn->body = b;
-            cn->cap = cap;
-        }
-        memcpy(cn->body + cn->len, upload, n);
-        cn->len = need;
-        return MHD_YES;
+        return buf_append(&cn->body, &cn->len, &cn->cap, upload, n) ? MHD_YES : MHD_NO;
     }
-    if (cn->too_big) {
-        char msg[128];
-        joule_fmt(msg, sizeof(msg),
-                  "the body is larger than this server's limit of %zu bytes "
-                  "(joule serve --max-body)",
-                  s->p.max_body_bytes);
-        return reply_error(s, c, 413, msg);
-    }
+    if (cn->too_big)
+        return reply_too_big(s, c);
     return route(s, c, url, method, cn);
 }
 
