@@ -650,6 +650,84 @@ JOULE_API double joule_engine_now(const struct joule_engine *e);
 JOULE_API void joule_free(void *p);
 
 /* ---------------------------------------------------------------------------
+ * Serving: an OpenAI-compatible HTTP server on an engine, with the energy of
+ * each request (docs/cli/joule-serve.md; the attribution rule is in
+ * docs/methodology.md, "Serving: energy per request").
+ *
+ * joule_server_open() binds the socket and starts libmicrohttpd's threads
+ * (one listening thread and one thread per connection); they only parse,
+ * queue and answer.  joule_server_run() drives the engine on the calling
+ * thread, the only one that touches the engine while the server lives:
+ * queued requests join the running batch at step boundaries.
+ */
+
+struct joule_server;
+
+struct joule_server_params {
+    const char *host;        /* address to bind (numeric or a name); default "127.0.0.1" */
+    uint16_t port;           /* 0: a free port, read it with joule_server_port */
+    const char *api_key;     /* non-NULL, non-empty: every endpoint but /health needs
+                                "Authorization: Bearer KEY" */
+    int insecure;            /* non-zero: allow a non-loopback host without a key */
+    const char *model_name;  /* the id in /v1/models and in responses; NULL: "joule" */
+    const char *chat_template; /* chat family for /v1/chat/completions ("chatml"); NULL:
+                                  the model's own */
+    size_t max_body_bytes;   /* request bodies above it get 413; default 1 MiB */
+    int32_t max_tokens;      /* most output tokens a request may ask for (400 above);
+                                also the default when it asks for none; default 512 */
+    double timeout_s;        /* per request, queue included: cancelled after it (504);
+                                default 600 */
+    int32_t max_queue;       /* requests waiting beyond the running batch (429 above);
+                                default 64 */
+    double grace_s;          /* at stop: running requests get this long to finish
+                                before they are cancelled; default 10 */
+};
+
+/* Fills *p with the defaults above. */
+JOULE_API void joule_server_default_params(struct joule_server_params *p);
+
+/* Binds host:port and starts answering HTTP (requests wait until
+ * joule_server_run).  e and m are borrowed until joule_server_close; m may
+ * be NULL (no energy: provenance "unavailable").  The engine's callbacks
+ * are replaced.  JOULE_ERR_INVALID (a bad host, a non-loopback host without
+ * a key and without insecure), JOULE_ERR_IO (the address is in use),
+ * JOULE_ERR_THREAD, JOULE_ERR_NOMEM; the message in err. */
+JOULE_API enum joule_status joule_server_open(struct joule_engine *e, struct joule_meter *m,
+                                              const struct joule_server_params *p,
+                                              struct joule_server **out, char *err,
+                                              size_t err_size);
+
+/* The port bound (the real one when 0 was asked for). */
+JOULE_API uint16_t joule_server_port(const struct joule_server *s);
+
+/* Drives the engine on the calling thread until *stop becomes non-zero (a
+ * signal handler may set it): then new requests get 503, running ones get
+ * grace_s to finish and are cancelled after it, and the call returns
+ * JOULE_OK once none is left.  An engine error fails the requests it hit
+ * (500) and serving goes on. */
+JOULE_API enum joule_status joule_server_run(struct joule_server *s, volatile int *stop,
+                                             char *err, size_t err_size);
+
+/* Totals since the server opened. */
+struct joule_server_stats {
+    int64_t http_requests;       /* HTTP requests answered, every endpoint */
+    int64_t completions;         /* completion requests finished by the engine */
+    int64_t errors;              /* answers with a status >= 400 */
+    int64_t prompt_tokens, completion_tokens;
+    int64_t steps;               /* engine steps */
+    double busy_s;               /* time inside engine steps */
+    double energy_j;             /* energy of the steps, total of the domains; NAN: none */
+    enum joule_provenance provenance; /* the weakest provenance summed */
+    int32_t max_batch;           /* most requests seen in one decode step */
+};
+
+JOULE_API void joule_server_get_stats(struct joule_server *s, struct joule_server_stats *out);
+
+/* Stops the HTTP threads (open connections are closed) and frees s.  Call
+ * it after joule_server_run has returned.  NULL is a no-op. */
+JOULE_API void joule_server_close(struct joule_server *s);
+
+/* ---------------------------------------------------------------------------
  * Experiment configs: YAML files, presets, overrides.  See docs/config.md
  * for every key.  Precedence: CLI flags > config file > preset > defaults.
  * Keys are dotted paths: "batch_size", "decoding.temperature",
