@@ -59,7 +59,10 @@ else:
     ns = "{http://www.w3.org/2000/svg}"
     markers = [p for p in root.iter(ns + "path") if "fill-opacity:0.85" in p.get("style", "")]
     stated = sum(int(n) for n in re.findall(r"(\d+) points", out))
-    assert stated > 0 and len(markers) == stated, (len(markers), stated, out)
+    # A line of more than 120 points is drawn without markers (charts.c,
+    # JOULE_CHART_MARK_MAX): a timeline's sample count depends on the machine.
+    assert stated > 0 and (len(markers) == stated or (len(markers) == 0 and stated > 120)), \
+        (len(markers), stated, out)
 assert ("wrote " + path) in out, out
 PY
 }
