@@ -25,13 +25,20 @@ static const char *const usage[] = {
     "                     (\"3-8\" or \"3,4,7\"): --kind sweep (default) or latency",
     "  --compare IDS      the experiments of a `joule compare`: --kind pareto",
     "                     (default), sweep or latency",
-    "  --csv FILE         a tuning trials CSV (EAPO's columns): --kind pareto",
+    "  --csv FILE         a tuning trials CSV (EAPO's columns): --kind pareto;",
+    "                     with --x COL --y COL any two columns of any CSV:",
+    "  --x COL, --y COL   the columns to plot against each other, with the",
+    "                     Pareto frontier (better directions from the names)",
+    "  --label COL        one series per value of COL (cfg_style, say)",
+    "  --annotate-topk K  label the K best rows (by `value`, else by y)",
+    "  --jitter-frac F    move markers by up to F of each axis (seeded) so",
+    "                     equal points show; frontier and labels stay true",
     "  --kind K           timeline: power of each energy domain over time, cycles",
     "                     marked (the run needs --timeline); sweep: J/token and",
     "                     tokens/s against batch size, a line per precision, 95%",
     "                     CI bars; pareto: J per 1k tokens against accuracy with",
     "                     the Pareto frontier; latency: CDF of request latency",
-    "  -o, --output FILE  the picture to write (.png or .svg)",
+    "  -o, --output FILE  the picture to write (.png or .svg; also --out)",
     "  --title T          the chart's title (default: made from the data)",
     "  --db PATH          results database (also JOULE_DB)",
     "",
@@ -62,6 +69,7 @@ struct plot_opts {
     enum source src;
     const char *what; /* the ID, IDS or FILE */
     const char *kind, *out, *db, *title;
+    struct joule_csv_xy xy; /* --x/--y: any two columns of the CSV */
     bool help;
 };
 
@@ -94,8 +102,23 @@ static int parse(int argc, char **argv, struct plot_opts *o)
         } else if ((v = cli_opt_value(argc, argv, &i, "--kind", &missing))) {
             o->kind = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "-o", &missing)) ||
-                   (v = cli_opt_value(argc, argv, &i, "--output", &missing))) {
+                   (v = cli_opt_value(argc, argv, &i, "--output", &missing)) ||
+                   (v = cli_opt_value(argc, argv, &i, "--out", &missing))) {
             o->out = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--x", &missing))) {
+            o->xy.x = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--y", &missing))) {
+            o->xy.y = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--label", &missing))) {
+            o->xy.label = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--annotate-topk", &missing))) {
+            unsigned k;
+            if (!cli_parse_u32(CMD, "--annotate-topk", v, 0, 1000, &k))
+                return CLI_USAGE;
+            o->xy.annotate_topk = k;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--jitter-frac", &missing))) {
+            if (!cli_parse_double(CMD, "--jitter-frac", v, 0, 0.5, &o->xy.jitter_frac))
+                return CLI_USAGE;
         } else if ((v = cli_opt_value(argc, argv, &i, "--db", &missing))) {
             o->db = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--title", &missing))) {
@@ -182,7 +205,13 @@ static int build(const struct plot_opts *o, enum joule_chart_kind k, struct joul
             fprintf(stderr, "joule plot: %s: %s\n", o->what, strerror(errno));
             return CLI_USAGE;
         }
-        st = joule_chart_from_trials_csv(o->what, o->title, c, err, sizeof(err));
+        if (o->xy.x) {
+            struct joule_csv_xy q = o->xy;
+            q.path = o->what;
+            st = joule_chart_from_csv_xy(&q, o->title, c, err, sizeof(err));
+        } else {
+            st = joule_chart_from_trials_csv(o->what, o->title, c, err, sizeof(err));
+        }
     } else {
         int64_t ids[MAX_IDS];
         size_t n = 0;
@@ -225,6 +254,13 @@ int cmd_plot(int argc, char **argv, struct cli *cli)
     if (!joule_plot_format(o.out))
         return cli_usage_error(CMD, "-o %s: unknown picture format; name the file .png or .svg",
                                o.out);
+    if (!o.xy.x != !o.xy.y)
+        return cli_usage_error(CMD, "--x and --y go together (the two columns to plot)");
+    if (o.xy.x && o.src != SRC_CSV)
+        return cli_usage_error(CMD, "--x and --y choose columns of a --csv FILE");
+    if ((o.xy.label || o.xy.annotate_topk || o.xy.jitter_frac > 0) && !o.xy.x)
+        return cli_usage_error(CMD, "--label, --annotate-topk and --jitter-frac go with --x "
+                                    "and --y");
     enum joule_chart_kind k = JOULE_CHART_TIMELINE;
     if ((rc = pick_kind(&o, &k)) != CLI_OK)
         return rc;

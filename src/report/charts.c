@@ -8,8 +8,10 @@
 #include "fileio.h"
 #include "joule_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -932,5 +934,284 @@ out:
     free(f);
     free(x);
     free(y);
+    return chart_done(c, st, out, err, err_size);
+}
+
+/* --- any two columns of a CSV ---------------------------------------------- */
+
+/* Whether less of a column is better, from its name: energy, latency, time,
+ * tokens and cost are costs; accuracy-like figures (rougeL, value, tpj,
+ * exact, numeric) are gains. */
+static bool lower_is_better(const char *col)
+{
+    static const char *const costs[] = {"energy", "latency", "_j", "time", "tokens", "cost",
+                                        "power", "seconds", "_s"};
+    char low[128];
+    size_t n = 0;
+    for (; col[n] && n + 1 < sizeof(low); n++)
+        low[n] = (char)tolower((unsigned char)col[n]);
+    low[n] = '\0';
+    if (strstr(low, "per_j") || strstr(low, "tpj"))
+        return false; /* tokens per joule: more is better */
+    for (size_t i = 0; i < JOULE_ARRAY_LEN(costs); i++) {
+        const char *at = strstr(low, costs[i]);
+        /* "_s" and "_j" only as a unit suffix */
+        if (at && (costs[i][0] != '_' || at[strlen(costs[i])] == '\0'))
+            return true;
+    }
+    return false;
+}
+
+/* A seeded uniform number in [-0.5, 0.5) for row i, axis a (splitmix64). */
+static double jitter_unit(uint64_t i, uint64_t a)
+{
+    uint64_t z = i * 2 + a + 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (double)(z >> 11) / 9007199254740992.0 - 0.5;
+}
+
+/* Series a --label column may make: marker shapes and colours stay
+ * distinct up to about this many. */
+#define MAX_LABELS 16
+
+struct xy_row {
+    double x, y, rank_by; /* rank_by: the `value` column, else the y gain */
+    char number[24];
+    int group;
+};
+
+enum joule_status joule_chart_from_csv_xy(const struct joule_csv_xy *q, const char *title,
+                                          struct joule_chart **out, char *err, size_t err_size)
+{
+    *out = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    enum joule_status st = joule_read_all(q->path, 256u << 20, &text, &len, err, err_size);
+    if (st != JOULE_OK)
+        return st;
+    char fallback[400];
+    joule_fmt(fallback, sizeof(fallback), "%s against %s", q->y, q->x);
+    struct joule_chart *c = chart_new(title, fallback);
+    char **f = joule_calloc(CSV_MAX_COLS, sizeof(char *));
+    char **groups = joule_calloc(JOULE_PLOT_MAX_SERIES, sizeof(char *));
+    struct xy_row *rows = NULL;
+    size_t n = 0, cap = 0, n_groups = 0, skipped = 0;
+    if (!c || !f || !groups) {
+        st = JOULE_ERR_NOMEM;
+        goto out;
+    }
+    char *p = text;
+    if ((unsigned char)p[0] == 0xef && (unsigned char)p[1] == 0xbb && (unsigned char)p[2] == 0xbf)
+        p += 3;
+    size_t line = 1;
+    long nf = csv_record(&p, f, CSV_MAX_COLS, &line);
+    if (nf < 0 || nf > CSV_MAX_COLS) {
+        joule_fmt(err, err_size, "%s:1: %s", q->path,
+                  nf < 0 ? "a quote is not closed" : "too many columns");
+        st = JOULE_ERR_FORMAT;
+        goto out;
+    }
+    const char *want[4] = {q->x, q->y, q->label, "value"};
+    long col[4] = {-1, -1, -1, -1};
+    for (long j = 0; j < nf; j++)
+        for (size_t k = 0; k < 4; k++)
+            if (want[k] && strcmp(f[j], want[k]) == 0)
+                col[k] = j;
+    long col_number = -1;
+    for (long j = 0; j < nf; j++)
+        if (strcmp(f[j], "number") == 0)
+            col_number = j;
+    for (size_t k = 0; k < 3; k++)
+        if (want[k] && col[k] < 0) {
+            char cols[600] = "";
+            for (long j = 0; j < nf && strlen(cols) + 40 < sizeof(cols); j++) {
+                size_t l = strlen(cols);
+                joule_fmt(cols + l, sizeof(cols) - l, "%s%s", j ? ", " : "", f[j]);
+            }
+            joule_fmt(err, err_size, "%s:1: no column '%s' (the columns: %s)", q->path, want[k],
+                      cols);
+            st = JOULE_ERR_FORMAT;
+            goto out;
+        }
+    const bool x_low = lower_is_better(q->x), y_low = lower_is_better(q->y);
+    while (*p) {
+        size_t at = line;
+        long m = csv_record(&p, f, CSV_MAX_COLS, &line);
+        if (m < 0) {
+            joule_fmt(err, err_size, "%s:%zu: a quote is not closed", q->path, at);
+            st = JOULE_ERR_FORMAT;
+            goto out;
+        }
+        if (m == 1 && !f[0][0])
+            continue;
+        double v[4] = {NAN, NAN, NAN, NAN};
+        for (size_t k = 0; k < 4; k++) {
+            if (col[k] < 0 || k == 2)
+                continue;
+            if (col[k] >= m) {
+                joule_fmt(err, err_size, "%s:%zu: the row has %ld fields, %s is field %ld",
+                          q->path, at, m, want[k], col[k] + 1);
+                st = JOULE_ERR_FORMAT;
+                goto out;
+            }
+            if (cell_number(f[col[k]], &v[k]) < 0) {
+                joule_fmt(err, err_size, "%s:%zu: %s: '%.40s' is not a number", q->path, at,
+                          want[k], f[col[k]]);
+                st = JOULE_ERR_FORMAT;
+                goto out;
+            }
+        }
+        if (!isfinite(v[0]) || !isfinite(v[1])) {
+            skipped++;
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            struct xy_row *g = joule_realloc_array(rows, cap, sizeof(*rows));
+            if (!g) {
+                st = JOULE_ERR_NOMEM;
+                goto out;
+            }
+            rows = g;
+        }
+        struct xy_row *r = &rows[n++];
+        r->x = v[0];
+        r->y = v[1];
+        r->rank_by = isfinite(v[3]) ? v[3] : y_low ? -v[1] : v[1];
+        joule_fmt(r->number, sizeof(r->number), "#%s",
+                  col_number >= 0 && col_number < m ? f[col_number] : "");
+        if (col_number < 0 || col_number >= m)
+            joule_fmt(r->number, sizeof(r->number), "#%zu", n - 1);
+        r->group = 0;
+        if (col[2] >= 0 && col[2] < m) {
+            const char *g = f[col[2]];
+            size_t k = 0;
+            while (k < n_groups && strcmp(groups[k], g) != 0)
+                k++;
+            if (k == n_groups) {
+                if (n_groups == MAX_LABELS) {
+                    joule_fmt(err, err_size,
+                              "%s:%zu: %s has more than %d distinct values: too many series to "
+                              "tell apart (choose a column with fewer, or none)",
+                              q->path, at, q->label, MAX_LABELS);
+                    st = JOULE_ERR_FORMAT;
+                    goto out;
+                }
+                if (!(groups[k] = keep_str(c, g))) {
+                    st = JOULE_ERR_NOMEM;
+                    goto out;
+                }
+                n_groups++;
+            }
+            r->group = (int)k;
+        }
+    }
+    if (n == 0) {
+        joule_fmt(err, err_size, "%s: no row has numbers in both %s and %s (%zu rows without)",
+                  q->path, q->x, q->y, skipped);
+        st = JOULE_ERR_FORMAT;
+        goto out;
+    }
+    if (skipped)
+        joule_fmt(c->note, sizeof(c->note), "%zu row%s without %s or %s left out", skipped,
+                  skipped > 1 ? "s" : "", q->x, q->y);
+    /* Ranges for the jitter, which only moves the markers drawn: the
+     * frontier and the annotations stay on the true values. */
+    double x0 = rows[0].x, x1 = x0, y0 = rows[0].y, y1 = y0;
+    for (size_t i = 1; i < n; i++) {
+        x0 = fmin(x0, rows[i].x), x1 = fmax(x1, rows[i].x);
+        y0 = fmin(y0, rows[i].y), y1 = fmax(y1, rows[i].y);
+    }
+    const size_t ng = n_groups ? n_groups : 1;
+    const bool notes = q->annotate_topk > 0;
+    struct joule_plot_series *ser = keep(c, ng + 2, sizeof(*ser));
+    double *fx = keep(c, n, sizeof(double)), *fy = keep(c, n, sizeof(double));
+    if (!ser || !fx || !fy) {
+        st = JOULE_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t k = 0; k < ng; k++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            m += (size_t)rows[i].group == k;
+        double *x = keep(c, m ? m : 1, sizeof(double)), *y = keep(c, m ? m : 1, sizeof(double));
+        if (!x || !y) {
+            st = JOULE_ERR_NOMEM;
+            goto out;
+        }
+        m = 0;
+        for (size_t i = 0; i < n; i++)
+            if ((size_t)rows[i].group == k) {
+                x[m] = rows[i].x + q->jitter_frac * (x1 - x0) * jitter_unit(i, 0);
+                y[m] = rows[i].y + q->jitter_frac * (y1 - y0) * jitter_unit(i, 1);
+                m++;
+            }
+        ser[k] = (struct joule_plot_series){n_groups ? groups[k] : "trials", x, y, NULL, m,
+                                            JOULE_PLOT_SCATTER, true, false};
+    }
+    /* The frontier on the true values: y's better direction is made
+     * "lower" by negating it when more is better. */
+    for (size_t i = 0; i < n; i++) {
+        fx[i] = rows[i].x;
+        fy[i] = y_low ? rows[i].y : -rows[i].y;
+    }
+    struct joule_plot_series pts[2] = {
+        {"", fx, fy, NULL, n, JOULE_PLOT_SCATTER, true, false}, {0}};
+    if ((st = add_frontier(c, pts, 1, x_low)) != JOULE_OK)
+        goto out;
+    ser[ng] = pts[1];
+    if (!y_low) /* back to the true values */
+        for (size_t i = 0; i < ser[ng].n; i++)
+            ((double *)(uintptr_t)ser[ng].y)[i] = -ser[ng].y[i];
+    size_t n_series = ng + 1;
+    if (notes) {
+        /* The top K rows by `value` (the objective), else by y. */
+        size_t k = q->annotate_topk < n ? q->annotate_topk : n;
+        double *ax = keep(c, k, sizeof(double)), *ay = keep(c, k, sizeof(double));
+        char *texts = keep(c, k * 24 + 1, 1);
+        bool *used = keep(c, n, sizeof(bool));
+        if (!ax || !ay || !texts || !used) {
+            st = JOULE_ERR_NOMEM;
+            goto out;
+        }
+        texts[0] = '\0';
+        for (size_t a = 0; a < k; a++) {
+            size_t best = SIZE_MAX;
+            for (size_t i = 0; i < n; i++)
+                if (!used[i] && (best == SIZE_MAX || rows[i].rank_by > rows[best].rank_by))
+                    best = i;
+            used[best] = true;
+            ax[a] = rows[best].x;
+            ay[a] = rows[best].y;
+            size_t l = strlen(texts);
+            joule_fmt(texts + l, k * 24 + 1 - l, "%s%s", a ? "\n" : "", rows[best].number);
+        }
+        ser[n_series++] =
+            (struct joule_plot_series){texts, ax, ay, NULL, k, JOULE_PLOT_NOTES, false, true};
+    }
+    char *xl = keep(c, strlen(q->x) + 32, 1), *yl = keep(c, strlen(q->y) + 32, 1);
+    if (!xl || !yl) {
+        st = JOULE_ERR_NOMEM;
+        goto out;
+    }
+    joule_fmt(xl, strlen(q->x) + 32, "%s (%s is better)", q->x, x_low ? "lower" : "higher");
+    joule_fmt(yl, strlen(q->y) + 32, "%s (%s is better)", q->y, y_low ? "lower" : "higher");
+    c->panels[0] = (struct joule_plot_panel){
+        q->jitter_frac > 0 ? "each point one row; markers jittered, frontier on the true values"
+                           : "each point one row",
+        xl,
+        yl,
+        ser,
+        n_series,
+        NULL,
+        0,
+        false};
+out:
+    free(text);
+    free(f);
+    free(groups);
+    free(rows);
     return chart_done(c, st, out, err, err_size);
 }

@@ -315,7 +315,7 @@ static void draw_legend(const struct joule_plot_panel *p, const int *slots, doub
     plschr(0, 0.8 * f.text);
     for (size_t k = 0; k < p->n_series && y > 0; k++) {
         const struct joule_plot_series *s = &p->series[k];
-        if (!s->label || !s->label[0])
+        if (!s->label || !s->label[0] || s->kind == JOULE_PLOT_NOTES)
             continue;
         PLFLT lx[2] = {0.02, 0.2}, ly[2] = {y, y};
         if (s->kind != JOULE_PLOT_SCATTER) {
@@ -365,6 +365,37 @@ static void draw_vlines(const struct joule_plot_panel *p, double y0, double y1, 
     plschr(0, 1.0 * f.text);
 }
 
+/* Text i of a notes series ('\n'-separated in its label) into t. */
+static void note_text(const struct joule_plot_series *s, size_t i, char *t, size_t size)
+{
+    const char *at = s->label ? s->label : "";
+    for (size_t k = 0; k < i && at; k++) {
+        at = strchr(at, '\n');
+        at = at ? at + 1 : NULL;
+    }
+    char raw[128] = "";
+    if (at) {
+        const char *nl = strchr(at, '\n');
+        size_t n = nl ? (size_t)(nl - at) : strlen(at);
+        joule_fmt(raw, sizeof(raw), "%.*s", (int)(n < sizeof(raw) ? n : sizeof(raw) - 1), at);
+    }
+    pl_text(t, size, raw);
+}
+
+static void draw_notes(const struct joule_plot_series *s, struct frame f)
+{
+    struct scale sc = world_per_px(f.w, f.h);
+    plschr(0, 0.7 * f.text);
+    plcol0(COL_FG);
+    for (size_t i = 0; i < s->n; i++) {
+        char t[256];
+        note_text(s, i, t, sizeof(t));
+        if (point_ok(s, i) && t[0])
+            plptex(s->x[i] + 7 * f.scale * sc.x, s->y[i] + 5 * f.scale * sc.y, 1, 0, 0, t);
+    }
+    plschr(0, 1.0 * f.text);
+}
+
 static void draw_panel(const struct joule_plot_panel *p, double top, double bottom, struct frame f)
 {
     /* Margins in normalized page units, from pixel sizes. */
@@ -400,7 +431,10 @@ static void draw_panel(const struct joule_plot_panel *p, double top, double bott
     int next = 0;
     for (size_t k = 0; k < p->n_series; k++) {
         slots[k] = p->series[k].neutral ? 0 : next++;
-        draw_series(&p->series[k], slots[k], f);
+        if (p->series[k].kind == JOULE_PLOT_NOTES)
+            draw_notes(&p->series[k], f);
+        else
+            draw_series(&p->series[k], slots[k], f);
     }
     draw_legend(p, slots, vy0, vy1, f);
 }
@@ -713,7 +747,9 @@ static void describe_panel(const struct joule_plot_panel *p, char *buf, size_t s
             points += point_ok(&p->series[k], i);
     add(buf, size, len, ", %zu points", points);
     for (size_t k = 0; k < p->n_series; k++)
-        if (p->series[k].neutral && p->series[k].label)
+        if (p->series[k].kind == JOULE_PLOT_NOTES)
+            add(buf, size, len, ", the %zu best labelled", p->series[k].n);
+        else if (p->series[k].neutral && p->series[k].label)
             add(buf, size, len, ", with %s", p->series[k].label);
     for (size_t k = 0; k < p->n_series; k++)
         if (p->series[k].y_err) {

@@ -32,6 +32,9 @@ enum joule_plot_kind {
     JOULE_PLOT_LINE = 0,    /* points joined in order, marked when `marked` */
     JOULE_PLOT_SCATTER = 1, /* markers only */
     JOULE_PLOT_STEP = 2,    /* a staircase: y holds until the next x (CDFs) */
+    /* Text beside each point: `label` holds the n texts, '\n'-separated.
+     * Set `neutral` too: notes are neither data points nor in the legend. */
+    JOULE_PLOT_NOTES = 3,
 };
 
 struct joule_plot_series {

@@ -61,6 +61,22 @@ enum joule_status joule_chart_from_store(struct joule_store *s, enum joule_chart
 enum joule_status joule_chart_from_trials_csv(const char *path, const char *title,
                                               struct joule_chart **out, char *err, size_t err_size);
 
+/* A scatter of two columns of any CSV (`joule plot --csv F --x C --y C`):
+ * one series per distinct value of label (NULL: one series), the Pareto
+ * frontier (each column's better direction from its name: energy, latency,
+ * time, tokens and cost are lower-better, the rest higher-better), the
+ * top annotate_topk rows by the `value` column (else by y) labelled with
+ * their `number`, and markers moved by up to jitter_frac of each axis's
+ * range (seeded; the frontier and labels keep the true values). */
+struct joule_csv_xy {
+    const char *path, *x, *y, *label;
+    size_t annotate_topk;
+    double jitter_frac;
+};
+
+enum joule_status joule_chart_from_csv_xy(const struct joule_csv_xy *q, const char *title,
+                                          struct joule_chart **out, char *err, size_t err_size);
+
 /* The chart to render (owned by c), and a remark worth telling the user
  * ("2 trials without energy were left out"), or "". */
 const struct joule_plot_chart *joule_chart_plot(const struct joule_chart *c);

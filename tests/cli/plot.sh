@@ -107,6 +107,42 @@ check "$TMP/c.svg" svg
 expect_in "$TMP/out" "from 500 to 1.2e+03 against ROUGE-L F1" "csv: J per 1k tokens"
 expect_in "$TMP/out" "1 series (trials), 4 points, with Pareto frontier" "csv: series"
 
+# Any two columns of a CSV (the seed's plot): a series per label, the top
+# rows by `value` annotated, jittered markers, the frontier on true values.
+cat >"$TMP/eapo.csv" <<'EOF'
+number,value,cfg_style,metric_rougeL,metric_energy_total_J
+0,-0.5,concise,0.20,50
+1,-0.6,role,0.30,80
+2,-0.9,role,0.25,90
+3,-0.2,stepwise,0.40,120
+4,-0.4,concise,0.40,60
+EOF
+expect_exit 0 "csv x/y" -- "$J" plot --csv "$TMP/eapo.csv" --x metric_energy_total_J \
+    --y metric_rougeL --label cfg_style --annotate-topk 2 --jitter-frac 0.02 --out "$TMP/xy.svg"
+check "$TMP/xy.svg" svg
+expect_in "$TMP/out" "3 series (concise, role, stepwise), 5 points, with Pareto frontier, the 2 best labelled" \
+    "csv x/y: series per label, annotations"
+expect_in "$TMP/out" "metric_energy_total_J (lower is better)" "csv x/y: direction of x"
+expect_in "$TMP/out" "metric_rougeL (higher is better)" "csv x/y: direction of y"
+python3 - "$TMP/xy.svg" <<'PY' && ok || bad "csv x/y: a frontier line"
+import sys, xml.etree.ElementTree as ET
+# PLplot draws the dashed frontier as short grey strokes (the neutral colour).
+root = ET.parse(sys.argv[1]).getroot()
+grey = [p for p in root.iter("{http://www.w3.org/2000/svg}path")
+        if "stroke:rgb(31.372549%,31.372549%,31.372549%)" in p.get("style", "")]
+assert len(grey) > 10, len(grey)
+PY
+expect_exit 0 "csv x/y png" -- "$J" plot --csv "$TMP/eapo.csv" --x metric_energy_total_J \
+    --y metric_rougeL -o "$TMP/xy.png"
+check "$TMP/xy.png" png 800 500
+expect_exit 2 "csv x/y: unknown column" -- "$J" plot --csv "$TMP/eapo.csv" --x energy \
+    --y metric_rougeL -o "$TMP/x.svg"
+expect_in "$TMP/err" "no column 'energy' (the columns: number, value, cfg_style" \
+    "csv x/y: names the columns"
+expect_exit 2 "csv x without y" -- "$J" plot --csv "$TMP/eapo.csv" --x value -o "$TMP/x.svg"
+expect_exit 2 "label without x/y" -- "$J" plot --csv "$TMP/eapo.csv" --label cfg_style \
+    -o "$TMP/x.svg"
+
 # latency: a CDF per experiment, from a run, a sweep or a compare.
 expect_exit 0 "latency png" -- "$J" plot 1 --kind latency -o "$TMP/l.png"
 check "$TMP/l.png" png 800 500
