@@ -1,16 +1,22 @@
 /* cmd_sweep.c - `joule sweep`: one experiment per point of a grid of config
  * values, run in a seeded random order, then a comparison table. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath, popen */
 #include "cli.h"
 #include "fileio.h"
 #include "joule_int.h"
 
+#include "sha256.h"
+
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 static const char *const usage[] = {
     "usage: joule sweep BASE.yaml --vary KEY=V1,V2[,...] [--vary ...] [options]",
@@ -33,6 +39,17 @@ static const char *const usage[] = {
     "                         before is reused and an unfinished one resumed)",
     "  --json, --csv          print the table for machines",
     "  --quiet                no progress",
+    "",
+    "On a Slurm cluster (see docs/cli/joule-sweep.md):",
+    "  --slurm                submit the grid as a job array, one task per point,",
+    "                         each running `joule run` against the shared --db",
+    "  --partition P, --account A, --time HH:MM:SS, --gpus-per-task N,",
+    "  --cpus-per-task N, --max-parallel N (tasks at once)",
+    "  --print-only           write the configs and the sbatch script, submit nothing",
+    "  --sweep-dir DIR        where sweeps are kept (default joule-sweeps/)",
+    "  joule sweep status ID [--retry-failed]   each point's Slurm and result state;",
+    "                         --retry-failed resubmits the failed points only",
+    "  joule sweep collect ID the comparison table once every point is done",
     "",
     "BASE.yaml may be '-' for the defaults.  See docs/cli/joule-sweep.md.",
     NULL,
@@ -61,6 +78,10 @@ struct sweep_opts {
     uint64_t seed;
     bool in_order, dry_run, fresh;
     enum cli_format format;
+    /* --slurm: a job array instead of running here */
+    bool slurm, print_only;
+    const char *partition, *account, *time, *sweep_dir;
+    unsigned gpus_per_task, cpus_per_task, max_parallel;
 };
 
 static int add_axis(struct sweep_opts *o, const char *spec)
@@ -109,6 +130,7 @@ static int parse_args(int argc, char **argv, struct sweep_opts *o)
     memset(o, 0, sizeof(*o));
     o->seed = 1;
     o->out_dir = "sweep";
+    o->sweep_dir = "joule-sweeps";
     o->sets = calloc((size_t)argc, sizeof(char *));
     if (!o->sets)
         return CLI_RUNTIME;
@@ -130,6 +152,31 @@ static int parse_args(int argc, char **argv, struct sweep_opts *o)
             o->in_order = true;
         } else if (strcmp(a, "--fresh") == 0) {
             o->fresh = true;
+        } else if (strcmp(a, "--slurm") == 0) {
+            o->slurm = true;
+        } else if (strcmp(a, "--print-only") == 0) {
+            o->print_only = true;
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--partition", &missing))) {
+            o->partition = v;
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--account", &missing))) {
+            o->account = v;
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--time", &missing))) {
+            unsigned h, m, s;
+            char end;
+            if (sscanf(v, "%u:%u:%u%c", &h, &m, &s, &end) != 3 || m > 59 || s > 59)
+                return cli_usage_error("sweep", "--time wants HH:MM:SS, got '%s'", v);
+            o->time = v;
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--sweep-dir", &missing))) {
+            o->sweep_dir = v;
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--gpus-per-task", &missing))) {
+            if (!cli_parse_u32("sweep", "--gpus-per-task", v, 0, 64, &o->gpus_per_task))
+                return CLI_USAGE;
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--cpus-per-task", &missing))) {
+            if (!cli_parse_u32("sweep", "--cpus-per-task", v, 0, 4096, &o->cpus_per_task))
+                return CLI_USAGE;
+        } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--max-parallel", &missing))) {
+            if (!cli_parse_u32("sweep", "--max-parallel", v, 1, 100000, &o->max_parallel))
+                return CLI_USAGE;
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
             continue;
         } else if ((v = cli_opt_value(argc, argv, &i, "--vary", &missing))) {
@@ -176,6 +223,11 @@ static int parse_args(int argc, char **argv, struct sweep_opts *o)
         return cli_usage_error("sweep", "no base config (give a file, or '-' for the defaults)");
     if (o->n_axes == 0)
         return cli_usage_error("sweep", "nothing to vary: give --vary KEY=V1,V2");
+    if (!o->slurm && (o->print_only || o->partition || o->account || o->time ||
+                      o->gpus_per_task || o->cpus_per_task || o->max_parallel))
+        return cli_usage_error("sweep", "--print-only, --partition, --account, --time, "
+                                        "--gpus-per-task, --cpus-per-task and --max-parallel "
+                                        "go with --slurm");
     return CLI_OK;
 }
 
@@ -430,8 +482,492 @@ static void on_progress(void *user, const struct joule_progress *p)
     fflush(stderr);
 }
 
+/* --- Slurm: the grid as a job array ------------------------------------------
+ *
+ * `--slurm` writes the points' configs, a manifest and an sbatch script into
+ * SWEEP_DIR/ID/ and submits the script (or prints it with --print-only):
+ * array task i runs `joule run point-00i.yaml` against the shared store.
+ * `joule sweep status ID` joins what Slurm says (squeue, sacct) with what
+ * the store holds; `joule sweep collect ID` prints the comparison table once
+ * every point is done; `status --retry-failed` resubmits the failed points.
+ * Each result's environment records the Slurm job, array task and node
+ * (src/experiment/env.c). */
+
+/* A program's output lines (stdout), or NULL when it could not run. */
+static char *run_capture(const char *cmd, int *status)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += got;
+        if (len + 1 == cap) {
+            char *g = realloc(buf, cap * 2);
+            if (!g) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = g;
+            cap *= 2;
+        }
+    }
+    int st = pclose(p);
+    if (status)
+        *status = st;
+    if (buf)
+        buf[len] = '\0';
+    return buf;
+}
+
+/* Single-quoted for /bin/sh. */
+static void sh_quote(const char *s, char *out, size_t size)
+{
+    size_t n = 0;
+    if (n + 1 < size)
+        out[n++] = '\'';
+    for (; *s && n + 5 < size; s++) {
+        if (*s == '\'') {
+            memcpy(out + n, "'\\''", 4);
+            n += 4;
+        } else {
+            out[n++] = *s;
+        }
+    }
+    if (n + 1 < size)
+        out[n++] = '\'';
+    out[n] = '\0';
+}
+
+static void config_hash(const struct joule_config *c, char out[65])
+{
+    char *yaml = NULL;
+    out[0] = '\0';
+    if (joule_config_to_yaml(c, 0, &yaml) != JOULE_OK)
+        return;
+    struct joule_sha256 h;
+    joule_sha256_init(&h);
+    joule_sha256_update(&h, yaml, strlen(yaml));
+    joule_sha256_hex(&h, out);
+    joule_free(yaml);
+}
+
+static const char *default_db(const char *db)
+{
+    const char *env = getenv("JOULE_DB");
+    return db ? db : env && env[0] ? env : "joule-results/joule.db";
+}
+
+/* The absolute form of path (whose directory must exist). */
+static void absolute(const char *path, char *out, size_t size)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    joule_fmt(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    char real[PATH_MAX];
+    if (!dir[0])
+        joule_strlcpy(dir, "/", sizeof(dir));
+    if (realpath(dir, real))
+        joule_fmt(out, size, "%s/%s", real, slash ? slash + 1 : path);
+    else
+        joule_strlcpy(out, path, size);
+}
+
+static int write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    int bad = !f || fputs(text, f) < 0;
+    if (f && fclose(f) != 0)
+        bad = 1;
+    if (bad)
+        fprintf(stderr, "joule sweep: %s: %s\n", path, strerror(errno));
+    return bad ? CLI_RUNTIME : CLI_OK;
+}
+
+/* The sbatch script of a sweep; array is "1-N%M" or "2,5". */
+static void sbatch_script(const struct sweep_opts *o, const char *id, const char *dir,
+                          const char *db, const char *joule, char *out, size_t size)
+{
+    char qdir[4200], qdb[4200], qj[4200];
+    sh_quote(dir, qdir, sizeof(qdir));
+    sh_quote(db, qdb, sizeof(qdb));
+    sh_quote(joule, qj, sizeof(qj));
+    size_t n = 0;
+#define LINE(...)                                                                                  \
+    do {                                                                                           \
+        joule_fmt(out + n, size - n, __VA_ARGS__);                                                 \
+        n = strlen(out);                                                                           \
+    } while (0)
+    LINE("#!/bin/bash\n");
+    LINE("# joule sweep %s: one array task per grid point (point-NNN.yaml).\n", id);
+    LINE("#SBATCH --job-name=joule-%s\n", id);
+    LINE("#SBATCH --output=%s/logs/point-%%a.out\n", dir);
+    if (o->partition)
+        LINE("#SBATCH --partition=%s\n", o->partition);
+    if (o->account)
+        LINE("#SBATCH --account=%s\n", o->account);
+    if (o->time)
+        LINE("#SBATCH --time=%s\n", o->time);
+    if (o->gpus_per_task)
+        LINE("#SBATCH --gpus-per-task=%u\n", o->gpus_per_task);
+    if (o->cpus_per_task)
+        LINE("#SBATCH --cpus-per-task=%u\n", o->cpus_per_task);
+    LINE("set -euo pipefail\n");
+    LINE("point=$(printf '%%03d' \"$SLURM_ARRAY_TASK_ID\")\n");
+    LINE("exec %s run %s/point-\"$point\".yaml --db %s --quiet\n", qj, qdir, qdb);
+#undef LINE
+}
+
+/* Submits the script for the array spec; the job id into job. */
+static int submit(const char *script, const char *array, char *job, size_t size)
+{
+    char qs[4200], cmd[4400];
+    sh_quote(script, qs, sizeof(qs));
+    joule_fmt(cmd, sizeof(cmd), "sbatch --parsable --array=%s %s", array, qs);
+    int status = 0;
+    char *out = run_capture(cmd, &status);
+    if (!out || status != 0 || !out[0]) {
+        fprintf(stderr,
+                "joule sweep: sbatch failed (%s)%s\n"
+                "Is this a Slurm login node? --print-only writes the script without "
+                "submitting it.\n",
+                cmd, out && out[0] ? "" : ": no job id");
+        free(out);
+        return CLI_RUNTIME;
+    }
+    /* --parsable prints "jobid" or "jobid;cluster". */
+    size_t k = strcspn(out, ";\n");
+    joule_fmt(job, size, "%.*s", (int)k, out);
+    free(out);
+    if (!job[0] || strspn(job, "0123456789") != strlen(job)) {
+        fprintf(stderr, "joule sweep: sbatch printed '%s', not a job id\n", job);
+        return CLI_RUNTIME;
+    }
+    return CLI_OK;
+}
+
+static int slurm_sweep(const struct sweep_opts *o, struct joule_config **cfg, size_t n)
+{
+    char err[1024], id[32], dir[4096], sub[4200];
+    /* The id: time and process, short enough to type. */
+    joule_fmt(id, sizeof(id), "%lx%04lx", (unsigned long)time(NULL) & 0xffffff,
+              (unsigned long)getpid() & 0xffff);
+    joule_fmt(dir, sizeof(dir), "%s/%s", o->sweep_dir, id);
+    joule_fmt(sub, sizeof(sub), "%s/logs", dir);
+    if (joule_mkdirs(sub, err, sizeof(err)) != JOULE_OK) {
+        fprintf(stderr, "joule sweep: %s\n", err);
+        return CLI_RUNTIME;
+    }
+    char adir[4096], db[4096], joule[4096], script[4200];
+    absolute(sub, adir, sizeof(adir));
+    adir[strlen(adir) - strlen("/logs")] = '\0';
+    const char *dbp = default_db(o->db);
+    absolute(dbp, db, sizeof(db));
+    if (!realpath("/proc/self/exe", joule))
+        joule_strlcpy(joule, "joule", sizeof(joule));
+    json_t *m = json_pack("{s:s, s:s, s:s, s:i}", "id", id, "db", db, "joule", joule,
+                          "max_parallel", (int)o->max_parallel);
+    json_t *axes = json_array(), *pts = json_array();
+    for (size_t a = 0; a < o->n_axes; a++) {
+        json_t *v = json_array();
+        for (size_t k = 0; k < o->axes[a].n; k++)
+            json_array_append_new(v, json_string(o->axes[a].values[k]));
+        json_array_append_new(axes, json_pack("{s:s, s:o}", "key", o->axes[a].key, "values", v));
+    }
+    int rc = CLI_OK;
+    for (size_t p = 0; p < n && rc == CLI_OK; p++) {
+        char *yaml = NULL, path[4400], hash[65], label[400];
+        if (joule_config_to_yaml(cfg[p], 1, &yaml) != JOULE_OK) {
+            rc = CLI_RUNTIME;
+            break;
+        }
+        joule_fmt(path, sizeof(path), "%s/point-%03zu.yaml", adir, p + 1);
+        rc = write_text(path, yaml);
+        joule_free(yaml);
+        config_hash(cfg[p], hash);
+        point_label(o, p, label, sizeof(label));
+        json_array_append_new(pts, json_pack("{s:i, s:s, s:s, s:s}", "point", (int)p + 1,
+                                             "label", label, "config", path, "config_hash",
+                                             hash));
+    }
+    json_object_set_new(m, "axes", axes);
+    json_object_set_new(m, "points", pts);
+    char array[64], text[16384];
+    joule_fmt(array, sizeof(array), "1-%zu", n);
+    if (o->max_parallel) {
+        size_t l = strlen(array);
+        joule_fmt(array + l, sizeof(array) - l, "%%%u", o->max_parallel);
+    }
+    sbatch_script(o, id, adir, db, joule, text, sizeof(text));
+    joule_fmt(script, sizeof(script), "%s/sweep.sbatch", adir);
+    if (rc == CLI_OK)
+        rc = write_text(script, text);
+    json_t *jobs = json_array();
+    if (rc == CLI_OK && o->print_only) {
+        printf("%s", text);
+        fprintf(stderr,
+                "joule sweep: %zu points written to %s; submit with: sbatch --array=%s %s\n"
+                "then: joule sweep status %s --sweep-dir %s\n",
+                n, adir, array, script, id, o->sweep_dir);
+    } else if (rc == CLI_OK) {
+        char job[64];
+        rc = submit(script, array, job, sizeof(job));
+        if (rc == CLI_OK) {
+            json_array_append_new(jobs, json_string(job));
+            printf("submitted sweep %s: job %s, %zu array tasks (%s)\n", id, job, n, array);
+            printf("status: joule sweep status %s%s%s\n", id,
+                   strcmp(o->sweep_dir, "joule-sweeps") ? " --sweep-dir " : "",
+                   strcmp(o->sweep_dir, "joule-sweeps") ? o->sweep_dir : "");
+        }
+    }
+    json_object_set_new(m, "jobs", jobs);
+    char mpath[4400];
+    joule_fmt(mpath, sizeof(mpath), "%s/manifest.json", adir);
+    if (json_dump_file(m, mpath, JSON_INDENT(2)) != 0 && rc == CLI_OK) {
+        fprintf(stderr, "joule sweep: %s: cannot write the manifest\n", mpath);
+        rc = CLI_RUNTIME;
+    }
+    json_decref(m);
+    return rc;
+}
+
+/* --- status and collect -------------------------------------------------- */
+
+struct point_state {
+    char slurm[32], node[64];
+    int64_t id;
+    char status[16]; /* the store's, "" when no experiment yet */
+};
+
+/* Slurm's state of each array task of job into st[0 .. n) (1-based task
+ * ids); squeue for waiting and running tasks, sacct for the others. */
+static void slurm_states(const char *job, struct point_state *st, size_t n)
+{
+    if (!job || !job[0] || strspn(job, "0123456789") != strlen(job))
+        return; /* it goes into a command line: digits only */
+    for (int c = 0; c < 2; c++) {
+        char cmd[256];
+        if (c == 0)
+            joule_fmt(cmd, sizeof(cmd),
+                      "sacct -j %s -X -n -P --format=JobID,State,NodeList 2>/dev/null", job);
+        else
+            joule_fmt(cmd, sizeof(cmd), "squeue -j %s -r -h -o '%%i|%%T|%%N' 2>/dev/null", job);
+        char *out = run_capture(cmd, NULL);
+        for (char *line = out ? strtok(out, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+            char *us = strchr(line, '_'), *bar = strchr(line, '|');
+            if (!us || !bar || us > bar || strncmp(line, job, (size_t)(us - line)) != 0)
+                continue;
+            long task = strtol(us + 1, NULL, 10);
+            char *bar2 = strchr(bar + 1, '|');
+            if (task < 1 || (size_t)task > n || !bar2)
+                continue;
+            struct point_state *p = &st[task - 1];
+            joule_fmt(p->slurm, sizeof(p->slurm), "%.*s", (int)(bar2 - bar - 1), bar + 1);
+            char *sp = strchr(p->slurm, ' '); /* "CANCELLED by 123" */
+            if (sp)
+                *sp = '\0';
+            joule_strlcpy(p->node, bar2 + 1, sizeof(p->node));
+        }
+        free(out);
+    }
+}
+
+/* The newest experiment of each config hash: id and status. */
+static void store_states(struct joule_store *s, json_t *points, struct point_state *st)
+{
+    struct joule_table *t = NULL;
+    if (joule_store_query(s, JOULE_QUERY_EXPERIMENTS, 0, &t) != JOULE_OK)
+        return;
+    for (size_t i = 0; i < joule_table_rows(t); i++) {
+        int64_t id = (int64_t)joule_table_number(t, i, 0);
+        struct joule_table *info = NULL;
+        if (joule_store_query(s, JOULE_QUERY_INFO, id, &info) != JOULE_OK)
+            continue;
+        const char *hash = "", *status = "";
+        for (size_t r = 0; r < joule_table_rows(info); r++) {
+            if (strcmp(joule_table_text(info, r, 0), "config_hash") == 0)
+                hash = joule_table_text(info, r, 1);
+            else if (strcmp(joule_table_text(info, r, 0), "status") == 0)
+                status = joule_table_text(info, r, 1);
+        }
+        size_t k;
+        json_t *p;
+        json_array_foreach(points, k, p)
+        {
+            const char *h = json_string_value(json_object_get(p, "config_hash"));
+            if (h && strcmp(h, hash) == 0 && id > st[k].id) {
+                st[k].id = id;
+                joule_strlcpy(st[k].status, status, sizeof(st[k].status));
+            }
+        }
+        joule_table_free(info);
+    }
+    joule_table_free(t);
+}
+
+static bool failed_state(const struct point_state *p)
+{
+    static const char *const bad[] = {"FAILED",      "CANCELLED", "TIMEOUT",  "NODE_FAIL",
+                                      "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "PREEMPTED"};
+    if (strcmp(p->status, "completed") == 0)
+        return false;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (strcmp(p->slurm, bad[i]) == 0)
+            return true;
+    /* Slurm says done but the store has no complete result: it failed. */
+    return strcmp(p->slurm, "COMPLETED") == 0 && strcmp(p->status, "completed") != 0;
+}
+
+static int sweep_status(int argc, char **argv, bool collect)
+{
+    const char *id = NULL, *dir = "joule-sweeps";
+    bool retry = false;
+    enum cli_format fmt = CLI_TABLE;
+    for (int i = 2; i < argc; i++) {
+        const char *v;
+        bool missing = false;
+        if (strcmp(argv[i], "--retry-failed") == 0 && !collect)
+            retry = true;
+        else if (strcmp(argv[i], "--json") == 0)
+            fmt = CLI_JSON;
+        else if (strcmp(argv[i], "--csv") == 0)
+            fmt = CLI_CSV;
+        else if ((v = cli_opt_value(argc, argv, &i, "--sweep-dir", &missing)))
+            dir = v;
+        else if (missing)
+            return cli_usage_error("sweep", "%s needs a value", argv[i]);
+        else if (argv[i][0] == '-')
+            return cli_usage_error("sweep", "unknown option '%s'", argv[i]);
+        else if (!id)
+            id = argv[i];
+        else
+            return cli_usage_error("sweep", "one sweep id, not '%s' too", argv[i]);
+    }
+    if (!id)
+        return cli_usage_error("sweep", "%s needs the sweep id that --slurm printed",
+                               collect ? "collect" : "status");
+    char mpath[4400];
+    joule_fmt(mpath, sizeof(mpath), "%s/%s/manifest.json", dir, id);
+    json_error_t je;
+    json_t *m = json_load_file(mpath, 0, &je);
+    if (!m) {
+        fprintf(stderr, "joule sweep: %s: %s (a sweep submitted with --slurm writes it)\n",
+                mpath, je.text);
+        return CLI_USAGE;
+    }
+    json_t *points = json_object_get(m, "points"), *jobs = json_object_get(m, "jobs");
+    const char *db = json_string_value(json_object_get(m, "db"));
+    size_t n = json_array_size(points);
+    struct point_state *st = calloc(n ? n : 1, sizeof(*st));
+    int rc = st && db ? CLI_OK : CLI_RUNTIME;
+    /* Later submissions (retries) override earlier ones. */
+    for (size_t j = 0; rc == CLI_OK && j < json_array_size(jobs); j++)
+        slurm_states(json_string_value(json_array_get(jobs, j)), st, n);
+    struct joule_store *s = NULL;
+    char err[1024];
+    if (rc == CLI_OK && access(db, F_OK) == 0) {
+        if (joule_store_open(db, &s, err, sizeof(err)) != JOULE_OK) {
+            fprintf(stderr, "joule sweep: %s\n", err);
+            rc = CLI_RUNTIME;
+        } else {
+            store_states(s, points, st);
+        }
+    }
+    size_t done = 0, failed = 0;
+    for (size_t k = 0; k < n && rc == CLI_OK; k++) {
+        done += strcmp(st[k].status, "completed") == 0;
+        failed += failed_state(&st[k]);
+    }
+    if (rc == CLI_OK && !collect) {
+        if (fmt == CLI_JSON) {
+            json_t *a = json_array();
+            for (size_t k = 0; k < n; k++) {
+                json_t *p = json_array_get(points, k);
+                json_array_append_new(
+                    a, json_pack("{s:O, s:O, s:s, s:s, s:o, s:s}", "point",
+                                 json_object_get(p, "point"), "label", json_object_get(p, "label"),
+                                 "slurm_state", st[k].slurm[0] ? st[k].slurm : "UNKNOWN", "node",
+                                 st[k].node, "experiment_id",
+                                 st[k].id ? json_integer(st[k].id) : json_null(), "status",
+                                 st[k].status[0] ? st[k].status : "none"));
+            }
+            cli_print_json(a);
+        } else {
+            printf("%-5s %-12s %-12s %6s %-12s %s\n", "point", "slurm", "node", "id", "result",
+                   "label");
+            for (size_t k = 0; k < n; k++) {
+                json_t *p = json_array_get(points, k);
+                printf("%-5lld %-12s %-12s %6lld %-12s %s\n",
+                       (long long)json_integer_value(json_object_get(p, "point")),
+                       st[k].slurm[0] ? st[k].slurm : "UNKNOWN", st[k].node[0] ? st[k].node : "-",
+                       (long long)st[k].id, st[k].status[0] ? st[k].status : "none",
+                       json_string_value(json_object_get(p, "label")));
+            }
+            printf("%zu of %zu points completed, %zu failed\n", done, n, failed);
+        }
+        if (retry && failed) {
+            char array[4096] = "", job[64], script[4400];
+            for (size_t k = 0; k < n; k++)
+                if (failed_state(&st[k])) {
+                    size_t l = strlen(array);
+                    joule_fmt(array + l, sizeof(array) - l, "%s%zu", l ? "," : "", k + 1);
+                }
+            joule_fmt(script, sizeof(script), "%s/%s/sweep.sbatch", dir, id);
+            rc = submit(script, array, job, sizeof(job));
+            if (rc == CLI_OK) {
+                json_array_append_new(jobs, json_string(job));
+                if (json_dump_file(m, mpath, JSON_INDENT(2)) != 0)
+                    rc = CLI_RUNTIME;
+                printf("resubmitted points %s: job %s\n", array, job);
+            }
+        } else if (retry) {
+            printf("no failed point to resubmit\n");
+        }
+    }
+    if (rc == CLI_OK && collect) {
+        if (done < n) {
+            fprintf(stderr,
+                    "joule sweep: %zu of %zu points completed; see `joule sweep status %s`\n",
+                    done, n, id);
+            rc = CLI_RUNTIME;
+        } else {
+            /* The table of a sweep, from the manifest's axes. */
+            struct sweep_opts o;
+            memset(&o, 0, sizeof(o));
+            o.format = fmt;
+            json_t *axes = json_object_get(m, "axes");
+            for (size_t a = 0; a < json_array_size(axes) && a < MAX_AXES; a++) {
+                json_t *ax = json_array_get(axes, a), *v = json_object_get(ax, "values");
+                o.axes[a].key = json_string_value(json_object_get(ax, "key"));
+                for (size_t k = 0; k < json_array_size(v) && k < MAX_VALUES; k++)
+                    o.axes[a].values[o.axes[a].n++] = json_string_value(json_array_get(v, k));
+                o.n_axes++;
+            }
+            struct row *rows = calloc(n, sizeof(*rows));
+            for (size_t k = 0; rows && k < n; k++) {
+                rows[k].point = k;
+                rows[k].id = st[k].id;
+                joule_strlcpy(rows[k].status, st[k].status, sizeof(rows[k].status));
+                fill_row(s, &rows[k]);
+            }
+            if (rows)
+                print_rows(&o, rows, n);
+            free(rows);
+        }
+    }
+    joule_store_close(s);
+    free(st);
+    json_decref(m);
+    return rc;
+}
+
 int cmd_sweep(int argc, char **argv, struct cli *cli)
 {
+    if (argc >= 2 && (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "collect") == 0))
+        return sweep_status(argc, argv, strcmp(argv[1], "collect") == 0);
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0)
             cli->quiet = true, cli->progress = false;
@@ -463,6 +999,10 @@ int cmd_sweep(int argc, char **argv, struct cli *cli)
         goto out;
     if (o.dry_run) {
         rc = dry_run(&o, cfg, n);
+        goto out;
+    }
+    if (o.slurm) {
+        rc = slurm_sweep(&o, cfg, n);
         goto out;
     }
     for (size_t p = 0; p < n; p++)
