@@ -401,7 +401,11 @@ static enum joule_status write_per_example(FILE *f, void *ctx)
         fputc(',', f);
         cli_csv_field(f, ref ? ref : "");
         fputc(',', f);
-        cli_csv_field(f, c->ex[i].text ? c->ex[i].text : "");
+        /* Valid UTF-8 (as in JSON): a random-weight model writes any bytes. */
+        const char *pred = c->ex[i].text ? c->ex[i].text : "";
+        json_t *valid = cli_json_text(pred, strlen(pred));
+        cli_csv_field(f, json_is_string(valid) ? json_string_value(valid) : "");
+        json_decref(valid);
         csv_num(f, c->rouge[i]);
         csv_num(f, c->ex[i].energy_j);
         csv_num(f, c->ex[i].latency_s);
