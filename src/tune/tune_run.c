@@ -535,7 +535,12 @@ static void rank_and_pick(struct joule_tune_outcome *o, enum joule_eval_task tas
         }
     }
     if (pt && rank) {
-        joule_tune_pareto_ranks(pt, o->n_trials, JOULE_TUNE_OBJ_ALL, rank);
+        /* Without a meter no trial has an energy: rank on the other two. */
+        unsigned mask = JOULE_TUNE_OBJ_ACCURACY | JOULE_TUNE_OBJ_LATENCY;
+        for (size_t i = 0; i < o->n_trials; i++)
+            if (isfinite(pt[i].energy_j))
+                mask = JOULE_TUNE_OBJ_ALL;
+        joule_tune_pareto_ranks(pt, o->n_trials, mask, rank);
         for (size_t i = 0; i < o->n_trials; i++)
             o->trials[i].pareto_rank = rank[i];
     }

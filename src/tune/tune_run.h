@@ -130,7 +130,8 @@ struct joule_tune_outcome {
 /* Tunes x->space on x->data (its first count examples are the full set,
  * nested subsets of its order the rungs).  Ranks: the Pareto ranks of the
  * COMPLETE trials by accuracy (up), energy per example (down) and latency
- * (down); PRUNED and FAIL trials get 0.  trials.csv is rewritten with the
+ * (down), or the two others when no trial has an energy figure; PRUNED
+ * and FAIL trials get 0.  trials.csv is rewritten with the
  * ranks at the end (atomically), also after an interruption.  A trials.csv
  * that does not fit (another space, configurations this seed and sampler
  * would not have proposed): JOULE_ERR_FORMAT with the reason; JOULE_ERR_IO;
