@@ -54,8 +54,6 @@ static const char *const usage[] = {
     "  --out DIR                output folder (default tune-out)",
     "  --meter SOURCES          energy sources (auto, or a list: rapl,nvml,fake:FILE,...)",
     "  --interval MS            meter sampling interval",
-    "  --db PATH                results database (also JOULE_DB)",
-    "  --no-store               do not store the trials in the database",
     "  --fresh                  start over instead of continuing OUT/trials.csv",
     "  --json                   for machines",
     "  --quiet                  no progress",
@@ -67,13 +65,13 @@ static const char *const usage[] = {
 };
 
 struct tune_opts {
-    const char *model, *space, *dataset, *task, *sampler, *out, *db;
+    const char *model, *space, *dataset, *task, *sampler, *out;
     const char *prompt_config, *config, *per_example, *summary;
     unsigned trials, examples, min_examples, eta, max_tokens, batch, threads, ctx;
     unsigned long long seed;
     struct joule_tune_weights w;
     struct joule_meter_params mp;
-    bool fresh, json, quiet, help, no_chat, no_store, evaluate;
+    bool fresh, json, quiet, help, no_chat, evaluate;
 };
 
 static int parse(int argc, char **argv, struct tune_opts *o)
@@ -95,8 +93,6 @@ static int parse(int argc, char **argv, struct tune_opts *o)
             o->quiet = true;
         } else if (strcmp(a, "--fresh") == 0 && !o->evaluate) {
             o->fresh = true;
-        } else if (strcmp(a, "--no-store") == 0 && !o->evaluate) {
-            o->no_store = true;
         } else if (strcmp(a, "--no-chat") == 0) {
             o->no_chat = true;
         } else if ((v = cli_opt_value(argc, argv, &i, "-m", &missing)) ||
@@ -170,8 +166,6 @@ static int parse(int argc, char **argv, struct tune_opts *o)
                 return CLI_USAGE;
         } else if (!o->evaluate && (v = cli_opt_value(argc, argv, &i, "--out", &missing))) {
             o->out = v;
-        } else if (!o->evaluate && (v = cli_opt_value(argc, argv, &i, "--db", &missing))) {
-            o->db = v;
         } else if (missing) {
             return cli_usage_error(cmd, "%s needs a value", a);
         } else {
@@ -179,6 +173,22 @@ static int parse(int argc, char **argv, struct tune_opts *o)
         }
     }
     return CLI_OK;
+}
+
+/* Parses the options; true when the command is done (help printed, or a
+ * usage error with its status in *rc). */
+static bool parsed_or_done(int argc, char **argv, struct tune_opts *o, struct cli *cli, int *rc)
+{
+    *rc = parse(argc, argv, o);
+    if (*rc != CLI_OK)
+        return true;
+    if (o->help) {
+        for (int k = 0; usage[k]; k++)
+            printf("%s\n", usage[k]);
+        return true;
+    }
+    cli->quiet = o->quiet;
+    return false;
 }
 
 /* --- what both commands open ------------------------------------------------ */
@@ -426,15 +436,9 @@ static int cmd_evaluate(int argc, char **argv, struct cli *cli)
     o.max_tokens = 128;
     o.batch = 1;
     o.mp = joule_meter_default_params();
-    int rc = parse(argc, argv, &o);
-    if (rc != CLI_OK)
+    int rc = CLI_OK;
+    if (parsed_or_done(argc, argv, &o, cli, &rc))
         return rc;
-    if (o.help) {
-        for (int k = 0; usage[k]; k++)
-            printf("%s\n", usage[k]);
-        return CLI_OK;
-    }
-    cli->quiet = o.quiet;
     if (!o.model)
         return cli_usage_error(CMD_EVAL, "no model: pass -m FILE (a GGUF file, or synth:SHAPE)");
     if (!o.prompt_config == !o.config)
@@ -701,15 +705,9 @@ static int cmd_tune_run(int argc, char **argv, struct cli *cli)
     o.out = "tune-out";
     o.w = joule_tune_weights_default();
     o.mp = joule_meter_default_params();
-    int rc = parse(argc, argv, &o);
-    if (rc != CLI_OK)
+    int rc = CLI_OK;
+    if (parsed_or_done(argc, argv, &o, cli, &rc))
         return rc;
-    if (o.help) {
-        for (int k = 0; usage[k]; k++)
-            printf("%s\n", usage[k]);
-        return CLI_OK;
-    }
-    cli->quiet = o.quiet;
     enum joule_tune_sampler_kind kind;
     if (!o.model)
         return cli_usage_error(CMD, "no model: pass -m FILE (a GGUF file, or synth:SHAPE)");
