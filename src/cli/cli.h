@@ -50,6 +50,7 @@ int cmd_compare(int argc, char **argv, struct cli *cli);
 int cmd_plot(int argc, char **argv, struct cli *cli);
 int cmd_advise(int argc, char **argv, struct cli *cli);
 int cmd_serve(int argc, char **argv, struct cli *cli);
+int cmd_tune(int argc, char **argv, struct cli *cli);
 
 /* --- options (args.c) ----------------------------------------------------- */
 

@@ -663,12 +663,16 @@ enum joule_status joule_tune_render_slot(const struct joule_tune_space *s,
 }
 
 /* A slot that renders empty also takes the white space after it in the
- * template, so an empty {system} leaves no blank lines at the top. */
-enum joule_status joule_tune_render(const struct joule_tune_space *s,
-                                    const struct joule_tune_cfg *c, const char *input, char **out)
+ * template, so an empty {system} leaves no blank lines at the top.  With
+ * no_system the {system} slot renders empty (the chat form's user message). */
+static enum joule_status render(const struct joule_tune_space *s, const struct joule_tune_cfg *c,
+                                const char *input, int no_system, char **out)
 {
     struct joule_buf b = {0}, part[2] = {{0}, {0}};
-    slot_text(s, c, JOULE_TUNE_SLOT_SYSTEM, &part[0]);
+    if (no_system)
+        joule_buf_put(&part[0], "", 0);
+    else
+        slot_text(s, c, JOULE_TUNE_SLOT_SYSTEM, &part[0]);
     slot_text(s, c, JOULE_TUNE_SLOT_INSTRUCTION, &part[1]);
     joule_buf_put(&b, "", 0);
     const char *t = s->template_;
@@ -699,4 +703,17 @@ enum joule_status joule_tune_render(const struct joule_tune_space *s,
     }
     *out = b.p;
     return JOULE_OK;
+}
+
+enum joule_status joule_tune_render(const struct joule_tune_space *s,
+                                    const struct joule_tune_cfg *c, const char *input, char **out)
+{
+    return render(s, c, input, 0, out);
+}
+
+enum joule_status joule_tune_render_user(const struct joule_tune_space *s,
+                                         const struct joule_tune_cfg *c, const char *input,
+                                         char **out)
+{
+    return render(s, c, input, 1, out);
 }

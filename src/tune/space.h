@@ -136,4 +136,11 @@ enum joule_status joule_tune_render_slot(const struct joule_tune_space *s,
 enum joule_status joule_tune_render(const struct joule_tune_space *s,
                                     const struct joule_tune_cfg *c, const char *input, char **out);
 
+/* The user message of the chat form: the template with {system} left
+ * empty (its text goes to the system message, joule_tune_render_slot), the
+ * rest filled as joule_tune_render does.  JOULE_ERR_NOMEM. */
+enum joule_status joule_tune_render_user(const struct joule_tune_space *s,
+                                         const struct joule_tune_cfg *c, const char *input,
+                                         char **out);
+
 #endif /* JOULE_TUNE_SPACE_H */
