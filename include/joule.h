@@ -976,6 +976,8 @@ enum joule_query {
                                     status, flags */
     JOULE_QUERY_EVALS = 7,       /* accuracy scores of experiment id; id 0: every
                                     score, standalone ones included */
+    JOULE_QUERY_TUNE = 9,        /* prompt tunings (joule tune): id 0, one row per
+                                    tuning; id > 0, the trials of tuning id */
     JOULE_QUERY_TIMELINE = 8,    /* stored power samples (outputs.timeline): cycle,
                                     t_s, domain, power_w, in time order */
 };

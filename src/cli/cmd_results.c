@@ -29,6 +29,8 @@ static const char *const usage[] = {
     "                                      cycles, requests, domains, info,",
     "                                      accuracy",
     "  compare A B [--json|--csv]          metrics of A and B side by side",
+    "  tune [ID] [--json|--csv]            prompt tunings (joule tune); with ID, its",
+    "                                      trials as trials.csv holds them",
     "  evals [--json|--csv]                every accuracy score: of experiments",
     "                                      (joule compare) and of joule eval",
     "  rm ID [--yes]                       delete an experiment (asks unless --yes)",
@@ -97,6 +99,21 @@ static int do_list(struct joule_store *s, const struct res_opts *o, enum joule_q
     if (o->fmt == CLI_TABLE && joule_table_rows(t) == 0)
         fprintf(stderr, "no %s in %s yet\n",
                 q == JOULE_QUERY_EVALS ? "accuracy scores" : "experiments", joule_store_path(s));
+    else
+        cli_table_write(stdout, t, o->fmt);
+    joule_table_free(t);
+    return CLI_OK;
+}
+
+/* tune: the tunings, or the trials of one. */
+static int do_tune(struct joule_store *s, const struct res_opts *o, int64_t id)
+{
+    struct joule_table *t = NULL;
+    int code = query(s, JOULE_QUERY_TUNE, id, &t);
+    if (code != CLI_OK)
+        return code;
+    if (o->fmt == CLI_TABLE && joule_table_rows(t) == 0)
+        fprintf(stderr, "no %s in %s yet\n", id ? "trials" : "tunings", joule_store_path(s));
     else
         cli_table_write(stdout, t, o->fmt);
     joule_table_free(t);
@@ -418,16 +435,19 @@ int cmd_results(int argc, char **argv, struct cli *cli)
     static const struct {
         const char *name;
         int n_ids;
-    } subs[] = {{"list", 0},    {"show", 1}, {"export", 1},
-                {"compare", 2}, {"rm", 1},   {"evals", 0}};
+    } subs[] = {{"list", 0}, {"show", 1},  {"export", 1}, {"compare", 2},
+                {"rm", 1},   {"evals", 0}, {"tune", -1}};
     size_t k = 0;
     while (k < JOULE_ARRAY_LEN(subs) && strcmp(subs[k].name, o.sub) != 0)
         k++;
     if (k == JOULE_ARRAY_LEN(subs))
         return cli_usage_error(CMD,
-                               "unknown command '%s' (list, show, export, compare, rm, evals)",
+                               "unknown command '%s' (list, show, export, compare, rm, evals, "
+                               "tune)",
                                o.sub);
-    if (o.n_pos != subs[k].n_ids)
+    if (subs[k].n_ids < 0 && o.n_pos > 1)
+        return cli_usage_error(CMD, "'%s' takes one tuning id at most", o.sub);
+    if (subs[k].n_ids >= 0 && o.n_pos != subs[k].n_ids)
         return cli_usage_error(CMD, "'%s' expects %d experiment id%s, got %d", o.sub,
                                subs[k].n_ids, subs[k].n_ids == 1 ? "" : "s", o.n_pos);
     if ((o.what || o.out) && k != 2)
@@ -446,6 +466,7 @@ int cmd_results(int argc, char **argv, struct cli *cli)
     switch (k) {
     case 0: code = do_list(s, &o, JOULE_QUERY_EXPERIMENTS); break;
     case 5: code = do_list(s, &o, JOULE_QUERY_EVALS); break;
+    case 6: code = do_tune(s, &o, ids[0]); break;
     case 1: code = do_show(s, &o, ids[0]); break;
     case 2: code = do_export(s, &o, ids[0]); break;
     case 3: code = do_compare(s, &o, ids[0], ids[1]); break;

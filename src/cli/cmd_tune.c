@@ -2,14 +2,18 @@
  * against energy (the EAPO seed done reproducibly), and `joule tune
  * evaluate`: one prompt configuration on a dataset, per example.  The work
  * is in src/tune/tune_run.c; this file parses, checks and prints. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "cli.h"
 #include "fileio.h"
 #include "joule_int.h"
 #include "score.h"
+#include "alloc.h"
+#include "sha256.h"
+#include "store.h"
 #include "tune_run.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +59,9 @@ static const char *const usage[] = {
     "  --meter SOURCES          energy sources (auto, or a list: rapl,nvml,fake:FILE,...)",
     "  --interval MS            meter sampling interval",
     "  --fresh                  start over instead of continuing OUT/trials.csv",
+    "  --db PATH                results database the trials are kept in (also",
+    "                           JOULE_DB; default joule-results/joule.db)",
+    "  --no-store               keep the trials in OUT/ only",
     "  --json                   for machines",
     "  --quiet                  no progress",
     "",
@@ -71,7 +78,8 @@ struct tune_opts {
     unsigned long long seed;
     struct joule_tune_weights w;
     struct joule_meter_params mp;
-    bool fresh, json, quiet, help, no_chat, evaluate;
+    bool fresh, json, quiet, help, no_chat, evaluate, no_store;
+    const char *db;
 };
 
 static int parse(int argc, char **argv, struct tune_opts *o)
@@ -166,6 +174,10 @@ static int parse(int argc, char **argv, struct tune_opts *o)
                 return CLI_USAGE;
         } else if (!o->evaluate && (v = cli_opt_value(argc, argv, &i, "--out", &missing))) {
             o->out = v;
+        } else if (!o->evaluate && (v = cli_opt_value(argc, argv, &i, "--db", &missing))) {
+            o->db = v;
+        } else if (!o->evaluate && strcmp(a, "--no-store") == 0) {
+            o->no_store = true;
         } else if (missing) {
             return cli_usage_error(cmd, "%s needs a value", a);
         } else {
@@ -689,6 +701,81 @@ static void print_front(const struct joule_tune_outcome *out, const struct joule
     }
 }
 
+/* The tuning and its trials into the results database (table tune_trials,
+ * `joule results tune`), mirroring trials.csv. */
+static int store_trials(const struct tune_opts *o, const struct setup *s, const char *trials_path,
+                        const struct joule_tune_outcome *out)
+{
+    const char *env = getenv("JOULE_DB");
+    const char *db = o->db ? o->db : env && env[0] ? env : "joule-results/joule.db";
+    char err[1024], dir[4096], abs_trials[PATH_MAX], digest[65] = "";
+    const char *slash = strrchr(db, '/');
+    joule_fmt(dir, sizeof(dir), "%.*s", slash ? (int)(slash - db) : 0, db);
+    struct joule_store *st = NULL;
+    if ((dir[0] && joule_mkdirs(dir, err, sizeof(err)) != JOULE_OK) ||
+        joule_store_open(db, &st, err, sizeof(err)) != JOULE_OK) {
+        fprintf(stderr, "joule tune: %s\n", err);
+        return CLI_RUNTIME;
+    }
+    if (!realpath(trials_path, abs_trials))
+        joule_strlcpy(abs_trials, trials_path, sizeof(abs_trials));
+    joule_sha256_file(s->model_path, digest, err, sizeof(err));
+    struct joule_store_tune_trial *t = joule_calloc(out->n_trials, sizeof(*t));
+    char(*keys)[512] = joule_calloc(out->n_trials, sizeof(*keys));
+    int rc = t && keys ? CLI_OK : CLI_RUNTIME;
+    for (size_t i = 0; rc == CLI_OK && i < out->n_trials; i++) {
+        const struct joule_tune_trial *x = &out->trials[i];
+        joule_tune_cfg_key(s->space, &x->cfg, keys[i], sizeof(keys[i]));
+        t[i] = (struct joule_store_tune_trial){
+            .number = x->number,
+            .config = keys[i],
+            .state = joule_tune_state_name(x->state),
+            .value = x->value,
+            .accuracy = joule_tune_trial_accuracy(x, s->task),
+            .rouge_l = x->rouge_l,
+            .exact = x->exact,
+            .numeric = x->numeric,
+            .energy_j = x->energy_total_j,
+            .tpj = x->tpj,
+            .latency_s = x->latency_s,
+            .tokens = (int64_t)x->tokens_total,
+            .n_examples = x->n_examples,
+            .pareto_rank = x->pareto_rank,
+            .energy_provenance = x->energy_source[0] ? x->energy_source : NULL,
+        };
+    }
+    char settings[512];
+    joule_fmt(settings, sizeof(settings),
+              "{\"sampler\": \"%s\", \"seed\": %llu, \"trials\": %u, \"examples\": %u, "
+              "\"min_examples\": %u, \"eta\": %u, \"max_tokens\": %u}",
+              o->sampler, (unsigned long long)o->seed, o->trials, o->examples, o->min_examples,
+              o->eta, o->max_tokens);
+    const struct joule_store_tune_run run = {
+        abs_trials,
+        s->model_path,
+        digest,
+        joule_eval_task_name(s->task),
+        joule_dataset_source(s->data),
+        settings,
+        out->tuning.total_energy_j,
+        isfinite(out->tuning.total_energy_j)
+            ? joule_provenance_str(out->tuning.total_provenance)
+            : NULL,
+    };
+    int64_t id = 0;
+    if (rc == CLI_OK && joule_store_tune_save(st, &run, t, out->n_trials, &id) != JOULE_OK) {
+        fprintf(stderr, "joule tune: %s\n", joule_store_errmsg(st));
+        rc = CLI_RUNTIME;
+    }
+    if (rc == CLI_OK && !o->quiet && !o->json)
+        fprintf(stderr, "joule tune: trials stored as tuning %lld in %s (joule results tune %lld)\n",
+                (long long)id, db, (long long)id);
+    free(t);
+    free(keys);
+    joule_store_close(st);
+    return rc;
+}
+
 static int cmd_tune_run(int argc, char **argv, struct cli *cli)
 {
     struct tune_opts o = {0};
@@ -745,6 +832,10 @@ static int cmd_tune_run(int argc, char **argv, struct cli *cli)
             fprintf(stderr, "joule tune: %s\n", err);
             rc = cli_exit_for(st);
         }
+        /* What trials.csv holds, also after an interrupt or a failure. */
+        if (!o.no_store && out.n_trials > 0 && store_trials(&o, &s, trials_path, &out) != CLI_OK &&
+            rc == CLI_OK)
+            rc = CLI_RUNTIME;
     }
     if (rc == CLI_OK) {
         size_t n_state[3] = {0, 0, 0};

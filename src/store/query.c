@@ -650,6 +650,32 @@ enum joule_status joule_store_query(struct joule_store *s, enum joule_query q, i
         joule_fmt(sql, sizeof(sql), "%s WHERE ?1 = 0 ORDER BY id", evals_sql);
         return sql_table(s, sql, 0, out);
     }
+    if (q == JOULE_QUERY_TUNE && id == 0)
+        return sql_table(s,
+                         "SELECT r.id, datetime(r.created_at, 'unixepoch') AS created,"
+                         " r.trials_path, r.model_path, r.task, r.dataset,"
+                         " (SELECT count(*) FROM tune_trials t WHERE t.run_id = r.id) AS trials,"
+                         " (SELECT max(value) FROM tune_trials t WHERE t.run_id = r.id"
+                         "  AND t.state = 'COMPLETE') AS best_value,"
+                         " r.tuning_energy_j, r.energy_provenance"
+                         " FROM tune_runs r WHERE ?1 = 0 ORDER BY r.id",
+                         0, out);
+    if (q == JOULE_QUERY_TUNE) {
+        struct joule_table *t = NULL;
+        enum joule_status r =
+            sql_table(s, "SELECT id FROM tune_runs WHERE id = ?1", id, &t);
+        size_t rows = r == JOULE_OK ? joule_table_rows(t) : 0;
+        joule_table_free(t);
+        if (r != JOULE_OK)
+            return r;
+        if (rows == 0)
+            return joule_store_err(s, JOULE_ERR_NOT_FOUND, "no tuning %lld", (long long)id);
+        return sql_table(s,
+                         "SELECT number, config, state, value, accuracy, rougeL, exact, numeric,"
+                         " energy_j, tpj, latency_s, tokens, n_examples, pareto_rank,"
+                         " energy_provenance FROM tune_trials WHERE run_id = ?1 ORDER BY number",
+                         id, out);
+    }
     if (q < JOULE_QUERY_SUMMARY || q > JOULE_QUERY_TIMELINE)
         return joule_store_err(s, JOULE_ERR_INVALID, "unknown query %d", (int)q);
     struct joule_table *e = NULL;

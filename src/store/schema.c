@@ -138,8 +138,46 @@ static const char migrate_v3[] =
     "CREATE INDEX evals_by_experiment ON evals(experiment_id);\n"
     "PRAGMA user_version = 3;\n";
 
+/* Version 4: prompt tunings (joule tune): one row per trials.csv, its trials
+ * as the file holds them after each invocation. */
+static const char migrate_v4[] =
+    "CREATE TABLE tune_runs (\n"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  created_at REAL NOT NULL,\n"
+    "  updated_at REAL NOT NULL,\n"
+    "  trials_path TEXT NOT NULL UNIQUE,\n"
+    "  model_path TEXT,\n"
+    "  model_digest TEXT,\n"
+    "  task TEXT,\n"
+    "  dataset TEXT,\n"
+    "  settings TEXT NOT NULL DEFAULT '',\n"
+    "  tuning_energy_j REAL,\n"
+    "  energy_provenance TEXT\n"
+    ");\n"
+    "CREATE TABLE tune_trials (\n"
+    "  run_id INTEGER NOT NULL REFERENCES tune_runs(id) ON DELETE CASCADE,\n"
+    "  number INTEGER NOT NULL,\n"
+    "  config TEXT NOT NULL,\n"
+    "  state TEXT NOT NULL,\n"
+    "  value REAL,\n"
+    "  accuracy REAL,\n"
+    "  rougeL REAL,\n"
+    "  exact REAL,\n"
+    "  numeric REAL,\n"
+    "  energy_j REAL,\n"
+    "  tpj REAL,\n"
+    "  latency_s REAL,\n"
+    "  tokens INTEGER,\n"
+    "  n_examples INTEGER,\n"
+    "  pareto_rank INTEGER,\n"
+    "  energy_provenance TEXT,\n"
+    "  PRIMARY KEY (run_id, number)\n"
+    ");\n"
+    "PRAGMA user_version = 4;\n";
+
 const char *const joule_store_migrations[JOULE_STORE_SCHEMA_VERSION] = {
     schema_v1,
     migrate_v2,
     migrate_v3,
+    migrate_v4,
 };

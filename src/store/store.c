@@ -688,3 +688,102 @@ enum joule_status joule_store_remove(struct joule_store *s, int64_t id)
                             (long long)id, s->path);
     return r;
 }
+
+/* --- prompt tunings ---------------------------------------------------------- */
+
+static enum joule_status tune_run_row(struct joule_store *s, const struct joule_store_tune_run *r,
+                                      int64_t *id)
+{
+    static const char now[] = "(julianday('now') - 2440587.5) * 86400.0";
+    char sql[1024];
+    sqlite3_stmt *st = NULL;
+    /* Made once per trials.csv; the tuning energy adds up over invocations. */
+    joule_fmt(sql, sizeof(sql),
+              "INSERT INTO tune_runs (created_at, updated_at, trials_path, model_path,"
+              " model_digest, task, dataset, settings, tuning_energy_j, energy_provenance)"
+              " VALUES (%s, %s, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+              " ON CONFLICT(trials_path) DO UPDATE SET updated_at = excluded.updated_at,"
+              " model_path = excluded.model_path, model_digest = excluded.model_digest,"
+              " task = excluded.task, dataset = excluded.dataset, settings = excluded.settings,"
+              " tuning_energy_j = CASE WHEN excluded.tuning_energy_j IS NULL"
+              " THEN tune_runs.tuning_energy_j ELSE coalesce(tune_runs.tuning_energy_j, 0)"
+              " + excluded.tuning_energy_j END,"
+              " energy_provenance = coalesce(excluded.energy_provenance,"
+              " tune_runs.energy_provenance)",
+              now, now);
+    enum joule_status e = prepare(s, sql, &st);
+    if (e != JOULE_OK)
+        return e;
+    bind_text(st, 1, r->trials_path);
+    bind_text(st, 2, r->model_path);
+    bind_text(st, 3, r->model_digest);
+    bind_text(st, 4, r->task);
+    bind_text(st, 5, r->dataset);
+    bind_text(st, 6, r->settings ? r->settings : "");
+    bind_real(st, 7, r->tuning_energy_j);
+    bind_text(st, 8, r->energy_provenance);
+    e = run(s, st, "storing a tuning");
+    sqlite3_finalize(st);
+    if (e != JOULE_OK || (e = prepare(s, "SELECT id FROM tune_runs WHERE trials_path = ?1",
+                                      &st)) != JOULE_OK)
+        return e;
+    bind_text(st, 1, r->trials_path);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *id = sqlite3_column_int64(st, 0);
+    else
+        e = joule_store_fail(s, "finding a tuning");
+    sqlite3_finalize(st);
+    return e;
+}
+
+enum joule_status joule_store_tune_save(struct joule_store *s, const struct joule_store_tune_run *r,
+                                        const struct joule_store_tune_trial *t, size_t n,
+                                        int64_t *id)
+{
+    int64_t run_id = 0;
+    if (!r->trials_path || !r->trials_path[0])
+        return joule_store_err(s, JOULE_ERR_INVALID, "a tuning without its trials file");
+    enum joule_status e = begin(s);
+    if (e != JOULE_OK)
+        return e;
+    e = tune_run_row(s, r, &run_id);
+    sqlite3_stmt *st = NULL;
+    if (e == JOULE_OK && (e = prepare(s, "DELETE FROM tune_trials WHERE run_id = ?1", &st)) ==
+                             JOULE_OK) {
+        sqlite3_bind_int64(st, 1, run_id);
+        e = run(s, st, "replacing a tuning's trials");
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    if (e == JOULE_OK)
+        e = prepare(s,
+                    "INSERT INTO tune_trials (run_id, number, config, state, value, accuracy,"
+                    " rougeL, exact, numeric, energy_j, tpj, latency_s, tokens, n_examples,"
+                    " pareto_rank, energy_provenance) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+                    " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                    &st);
+    for (size_t i = 0; e == JOULE_OK && i < n; i++) {
+        sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_int64(st, 2, t[i].number);
+        bind_text(st, 3, t[i].config ? t[i].config : "");
+        bind_text(st, 4, t[i].state ? t[i].state : "");
+        bind_real(st, 5, t[i].value);
+        bind_real(st, 6, t[i].accuracy);
+        bind_real(st, 7, t[i].rouge_l);
+        bind_real(st, 8, t[i].exact);
+        bind_real(st, 9, t[i].numeric);
+        bind_real(st, 10, t[i].energy_j);
+        bind_real(st, 11, t[i].tpj);
+        bind_real(st, 12, t[i].latency_s);
+        sqlite3_bind_int64(st, 13, t[i].tokens);
+        sqlite3_bind_int64(st, 14, t[i].n_examples);
+        sqlite3_bind_int(st, 15, t[i].pareto_rank);
+        bind_text(st, 16, t[i].energy_provenance);
+        e = run(s, st, "storing a trial");
+    }
+    sqlite3_finalize(st);
+    e = end(s, e);
+    if (e == JOULE_OK && id)
+        *id = run_id;
+    return e;
+}

@@ -118,4 +118,28 @@ enum joule_status joule_store_experiment_get(struct joule_store *s, int64_t id,
                                              char **config_yaml, unsigned char *done, size_t n,
                                              char *status, size_t status_size);
 
+/* A prompt tuning (joule tune) as its trials.csv holds it: the run is
+ * found by trials_path (made the first time), its settings and tuning
+ * energy (added to what earlier invocations spent) updated, and its trials
+ * replaced by t[0 .. n), in one transaction.  Strings are borrowed. */
+struct joule_store_tune_run {
+    const char *trials_path, *model_path, *model_digest, *task, *dataset, *settings;
+    double tuning_energy_j; /* this invocation's; NAN: not measured */
+    const char *energy_provenance;
+};
+
+struct joule_store_tune_trial {
+    int64_t number;
+    const char *config; /* "style=role,reasoning=none,..." */
+    const char *state;  /* "COMPLETE", "PRUNED", "FAIL" */
+    double value, accuracy, rouge_l, exact, numeric, energy_j, tpj, latency_s;
+    int64_t tokens, n_examples;
+    int pareto_rank;
+    const char *energy_provenance;
+};
+
+enum joule_status joule_store_tune_save(struct joule_store *s, const struct joule_store_tune_run *r,
+                                        const struct joule_store_tune_trial *t, size_t n,
+                                        int64_t *id);
+
 #endif /* JOULE_STORE_H */

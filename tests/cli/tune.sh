@@ -85,6 +85,32 @@ expect_in "$TMP/out" "6 from an earlier run" "tune again: nothing re-run"
 expect_in "$TMP/out" "best: trial" "tune: best printed"
 expect_in "$TMP/out" "Pareto front" "tune: front printed"
 expect_in "$TMP/out" "the tuning itself" "tune: tuning energy printed"
+# The trials are in the results database too, mirroring trials.csv: one
+# tuning per trials file (a resumed run updates it), its trials by number.
+expect_exit 0 "results tune" -- "$J" results tune --csv
+python3 - "$TMP/out" "$TMP/a/trials.csv" <<'PY' && ok || bad "results tune: one tuning of out a"
+import csv, sys
+r = [x for x in csv.DictReader(open(sys.argv[1])) if x["trials_path"].endswith("/a/trials.csv")]
+assert len(r) == 1 and r[0]["trials"] == "6" and r[0]["task"] == "rouge", r
+assert float(r[0]["tuning_energy_j"]) > 0 and r[0]["energy_provenance"], r
+open(sys.argv[1] + ".id", "w").write(r[0]["id"])
+PY
+TID=$(cat "$TMP/out.id")
+expect_exit 0 "results tune ID" -- "$J" results tune "$TID" --csv
+python3 - "$TMP/out" "$TMP/a/trials.csv" <<'PY' && ok || bad "results tune ID: the trials of trials.csv"
+import csv, sys
+db = list(csv.DictReader(open(sys.argv[1])))
+f = list(csv.DictReader(open(sys.argv[2])))
+assert [int(x["number"]) for x in db] == [int(x["number"]) for x in f], (db, f)
+for a, b in zip(db, f):
+    assert a["state"] == b["state"] and a["pareto_rank"] == b["pareto_rank"], (a, b)
+    assert a["config"] == ",".join("%s=%s" % (k[4:], b[k]) for k in b if k.startswith("cfg_"))
+    for x, y in (("value", "value"), ("rougeL", "metric_rougeL"), ("energy_j", "metric_energy_total_J")):
+        if b[y]:
+            assert abs(float(a[x]) - float(b[y])) <= 1e-9 * max(1, abs(float(b[y]))), (x, a, b)
+PY
+expect_exit 2 "results tune: no such tuning" -- "$J" results tune 999
+
 # The same seed proposes the same configurations; another seed others.
 expect_exit 0 "tune same seed" -- "$J" tune $BASE --trials 6 --out "$TMP/b" -q
 expect_exit 0 "tune other seed" -- "$J" tune $BASE --trials 6 --out "$TMP/c" --seed 9 -q

@@ -475,7 +475,7 @@ static void test_refusals(void)
     s = (struct joule_store *)1;
     CHECK(joule_store_open(path, &s, err, sizeof(err)) == JOULE_ERR_UNSUPPORTED);
     CHECK(s == NULL);
-    CHECK(strstr(err, "was written by a newer joule (schema 99, this joule knows 3)") != NULL);
+    CHECK(strstr(err, "was written by a newer joule (schema 99, this joule knows 4)") != NULL);
     CHECK(strstr(err, path) != NULL);
 
     /* Not a database at all. */
@@ -596,6 +596,57 @@ static void test_table_text(void)
     joule_table_free(t);
 }
 
+/* A tuning mirrors its trials.csv: saved again (a resumed run), it keeps its
+ * id, its trials are replaced, and the tuning energy adds up. */
+static void test_tune(void)
+{
+    char path[600];
+    path_in(path, sizeof(path), "tune.db");
+    unlink(path);
+    struct joule_store *s = NULL;
+    char err[512];
+    CHECK(joule_store_open(path, &s, err, sizeof(err)) == JOULE_OK);
+    if (!s)
+        return;
+    struct joule_store_tune_run r = {"/x/out/trials.csv", "/m.gguf", "d", "rouge", "summaries",
+                                     "{}", 10.0, "estimated"};
+    struct joule_store_tune_trial t[3] = {
+        {0, "style=role", "COMPLETE", 0.5, 0.25, 0.25, NAN, NAN, 3.0, 2.0, 0.1, 6, 4, 1,
+         "estimated"},
+        {1, "style=concise", "PRUNED", 0.2, 0.1, 0.1, NAN, NAN, 1.0, 1.0, 0.1, 1, 2, 0,
+         "estimated"},
+        {2, "style=stepwise", "FAIL", NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, 0, 0, 0, NULL},
+    };
+    int64_t id = 0, id2 = 0;
+    CHECK(joule_store_tune_save(s, &r, t, 2, &id) == JOULE_OK && id > 0);
+    CHECK(count(s, "SELECT count(*) FROM tune_trials") == 2);
+    r.tuning_energy_j = 5.0;
+    CHECK(joule_store_tune_save(s, &r, t, 3, &id2) == JOULE_OK && id2 == id);
+    CHECK(count(s, "SELECT count(*) FROM tune_runs") == 1);
+    CHECK(count(s, "SELECT count(*) FROM tune_trials") == 3);
+    struct joule_table *q = NULL;
+    CHECK(joule_store_query(s, JOULE_QUERY_TUNE, 0, &q) == JOULE_OK);
+    CHECK(q && joule_table_rows(q) == 1);
+    for (size_t j = 0; q && j < joule_table_cols(q); j++) {
+        if (strcmp(joule_table_col_name(q, j), "tuning_energy_j") == 0)
+            CHECK_NEAR(joule_table_number(q, 0, j), 15.0, 1e-12);
+        if (strcmp(joule_table_col_name(q, j), "best_value") == 0)
+            CHECK_NEAR(joule_table_number(q, 0, j), 0.5, 1e-12);
+        if (strcmp(joule_table_col_name(q, j), "trials") == 0)
+            CHECK_NEAR(joule_table_number(q, 0, j), 3, 0);
+    }
+    joule_table_free(q);
+    CHECK(joule_store_query(s, JOULE_QUERY_TUNE, id, &q) == JOULE_OK);
+    CHECK(q && joule_table_rows(q) == 3 && !joule_table_is_number(q, 2, 3)); /* FAIL: no value */
+    joule_table_free(q);
+    CHECK(joule_store_query(s, JOULE_QUERY_TUNE, id + 7, &q) == JOULE_ERR_NOT_FOUND);
+    /* An unmeasured invocation leaves the energy as it was. */
+    r.tuning_energy_j = NAN;
+    CHECK(joule_store_tune_save(s, &r, t, 3, &id2) == JOULE_OK);
+    CHECK(count(s, "SELECT round(tuning_energy_j) FROM tune_runs") == 15);
+    joule_store_close(s);
+}
+
 int main(void)
 {
     const char *tmp = getenv("JOULE_TEST_TMP");
@@ -607,6 +658,7 @@ int main(void)
     RUN(test_default_path);
     RUN(test_refusals);
     RUN(test_migration);
+    RUN(test_tune);
     char cmd[700];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (t_fail == 0 && system(cmd) != 0)
