@@ -23,6 +23,7 @@ static const struct cli_command commands[] = {
     {"eval", cmd_eval, "accuracy of a model: perplexity, multiple choice, exact, numeric, ROUGE"},
     {"compare", cmd_compare, "precisions side by side: energy, speed, memory, accuracy, a pick"},
     {"plot", cmd_plot, "charts of runs, sweeps, comparisons and tuning CSVs as PNG or SVG"},
+    {"report", cmd_report, "one self-contained HTML report of a run, sweep, compare or tuning"},
     {"advise", cmd_advise, "deployment advice: precision, batch, monthly kWh/$/CO2, pitfalls"},
     {"serve", cmd_serve, "an OpenAI-compatible HTTP server with the energy of each request"},
 };
