@@ -164,7 +164,7 @@ static const char css[] =
     "h2{font-size:1.25rem;border-bottom:2px solid #0072b2;padding-bottom:.15rem;margin-top:2.2rem}"
     "h3{font-size:1.05rem;margin-top:1.4rem}"
     ".meta{color:#555;font-size:.9rem}"
-    ".cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(10.5rem,1fr));"
+    ".cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));"
     "gap:.6rem;margin:1rem 0}"
     ".card{border:1px solid #ccc;border-left:5px solid #0072b2;border-radius:4px;padding:.45rem "
     ".7rem}"
@@ -1021,8 +1021,9 @@ static void verdict(struct out *o, const struct exp *e, size_t n, size_t best)
     struct metric j1k = metric(&e[best], "j_per_1k_out_tokens");
     putf(o, " J/token</span> (95%% CI), %s J per 1000 output tokens", num(j1k.mean, a, sizeof(a)));
     if (worst != best) {
-        putf(o, ": %s against the most, ",
-             pct(eb.mean, metric(&e[worst], "ept_out_j_per_tok").mean, b, sizeof(b)));
+        double most = metric(&e[worst], "ept_out_j_per_tok").mean;
+        putf(o, ": %.3g%% less than the most energy per token, ",
+             isfinite(most) && most > 0 ? 100.0 * (most - eb.mean) / most : NAN);
         exp_label(o, &e[worst]);
         putf(o, " at %s J/token", num(metric(&e[worst], "ept_out_j_per_tok").mean, c, sizeof(c)));
     }
@@ -1035,9 +1036,8 @@ static void verdict(struct out *o, const struct exp *e, size_t n, size_t best)
             continue;
         double ci_b = isfinite(eb.ci) ? eb.ci : 0, ci_i = isfinite(m.ci) ? m.ci : 0;
         if (m.mean - ci_i <= eb.mean + ci_b) {
-            if (!overlap)
-                put(o, "<p>Its 95% interval overlaps that of experiment");
-            putf(o, " %lld", (long long)e[i].id);
+            putf(o, "%s%lld", overlap ? ", " : "<p>Its 95% interval overlaps those of experiments ",
+                 (long long)e[i].id);
             overlap = true;
         }
     }
