@@ -39,6 +39,41 @@ const char *cli_opt_value(int argc, char **argv, int *i, const char *name, bool 
     return argv[++*i];
 }
 
+bool cli_parse_ids(const char *cmd, const char *opt, const char *s, int64_t *ids, size_t max,
+                   size_t *n)
+{
+    *n = 0;
+    const char *p = s;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long long a = strtoll(p, &end, 10), b = a;
+        bool ok = end != p && errno == 0 && a > 0;
+        if (ok && *end == '-') {
+            const char *q = end + 1;
+            b = strtoll(q, &end, 10);
+            ok = end != q && errno == 0 && b >= a;
+        }
+        if (!ok || (*end && *end != ',')) {
+            cli_usage_error(cmd,
+                            "%s: '%s' is not a list of experiment ids (\"3-8\" or \"3,4,7\", "
+                            "as `joule results list` shows them)",
+                            opt, s);
+            return false;
+        }
+        for (long long id = a; id <= b; id++) {
+            if (*n == max) {
+                cli_usage_error(cmd, "%s: at most %zu experiments", opt, max);
+                return false;
+            }
+            ids[(*n)++] = id;
+        }
+        if (!*end)
+            return true;
+        p = end + 1;
+    }
+}
+
 bool cli_parse_double(const char *cmd, const char *opt, const char *v, double min, double max,
                       double *out)
 {

@@ -48,6 +48,7 @@ int cmd_datasets(int argc, char **argv, struct cli *cli);
 int cmd_eval(int argc, char **argv, struct cli *cli);
 int cmd_compare(int argc, char **argv, struct cli *cli);
 int cmd_plot(int argc, char **argv, struct cli *cli);
+int cmd_report(int argc, char **argv, struct cli *cli);
 int cmd_advise(int argc, char **argv, struct cli *cli);
 int cmd_serve(int argc, char **argv, struct cli *cli);
 int cmd_tune(int argc, char **argv, struct cli *cli);
@@ -60,6 +61,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* If argv[*i] is `name` (takes a value) return the value and advance *i;
  * "--name=value" is accepted too.  Sets *missing when the value is absent. */
 const char *cli_opt_value(int argc, char **argv, int *i, const char *name, bool *missing);
+
+/* "3-8", "3,4,7" or "1,4-6" (the value of option opt) into ids[0 .. *n),
+ * at most max; false, with a usage message of cmd printed, when bad. */
+bool cli_parse_ids(const char *cmd, const char *opt, const char *s, int64_t *ids, size_t max,
+                   size_t *n);
 
 /* Parse a number for option `opt` in [min, max]; false (message printed) if
  * not. */

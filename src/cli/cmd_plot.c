@@ -136,41 +136,6 @@ static int parse(int argc, char **argv, struct plot_opts *o)
     return CLI_OK;
 }
 
-/* "3-8", "3,4,7" or "1,4-6" into ids; false (message printed) if bad. */
-static bool parse_ids(const char *opt, const char *s, int64_t *ids, size_t *n)
-{
-    *n = 0;
-    const char *p = s;
-    for (;;) {
-        char *end;
-        errno = 0;
-        long long a = strtoll(p, &end, 10), b = a;
-        bool ok = end != p && errno == 0 && a > 0;
-        if (ok && *end == '-') {
-            const char *q = end + 1;
-            b = strtoll(q, &end, 10);
-            ok = end != q && errno == 0 && b >= a;
-        }
-        if (!ok || (*end && *end != ',')) {
-            cli_usage_error(CMD,
-                            "%s: '%s' is not a list of experiment ids (\"3-8\" or \"3,4,7\", "
-                            "as `joule results list` shows them)",
-                            opt, s);
-            return false;
-        }
-        for (long long id = a; id <= b; id++) {
-            if (*n == MAX_IDS) {
-                cli_usage_error(CMD, "%s: at most %d experiments", opt, MAX_IDS);
-                return false;
-            }
-            ids[(*n)++] = id;
-        }
-        if (!*end)
-            return true;
-        p = end + 1;
-    }
-}
-
 static int pick_kind(const struct plot_opts *o, enum joule_chart_kind *k)
 {
     const int *ok = fits[o->src];
@@ -218,7 +183,7 @@ static int build(const struct plot_opts *o, enum joule_chart_kind k, struct joul
         const char *opt = o->src == SRC_SWEEP     ? "--sweep"
                           : o->src == SRC_COMPARE ? "--compare"
                                                   : "ID";
-        if (!parse_ids(opt, o->what, ids, &n))
+        if (!cli_parse_ids(CMD, opt, o->what, ids, MAX_IDS, &n))
             return CLI_USAGE;
         if (o->src == SRC_RUN && n != 1)
             return cli_usage_error(CMD, "one experiment ID, not '%s' (use --sweep for several)",

@@ -24,6 +24,7 @@ static const struct cli_command commands[] = {
     {"compare", cmd_compare, "precisions side by side: energy, speed, memory, accuracy, a pick"},
     {"plot", cmd_plot, "charts of runs, sweeps, comparisons and tuning CSVs as PNG or SVG"},
     {"tune", cmd_tune, "prompt search for accuracy against energy; tune evaluate: one prompt"},
+    {"report", cmd_report, "one self-contained HTML report of a run, sweep, compare or tuning"},
     {"advise", cmd_advise, "deployment advice: precision, batch, monthly kWh/$/CO2, pitfalls"},
     {"serve", cmd_serve, "an OpenAI-compatible HTTP server with the energy of each request"},
 };

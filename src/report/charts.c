@@ -1214,4 +1214,82 @@ out:
     free(groups);
     free(rows);
     return chart_done(c, st, out, err, err_size);
+/* --- CSV files ----------------------------------------------------------- */
+
+static char csv_empty[1] = "";
+
+enum joule_status joule_csv_read(const char *path, struct joule_csv *out, char *err,
+                                 size_t err_size)
+{
+    memset(out, 0, sizeof(*out));
+    size_t len = 0;
+    enum joule_status st = joule_read_all(path, 256u << 20, &out->text, &len, err, err_size);
+    if (st != JOULE_OK)
+        return st;
+    char *p = out->text;
+    if ((unsigned char)p[0] == 0xef && (unsigned char)p[1] == 0xbb && (unsigned char)p[2] == 0xbf)
+        p += 3;
+    char **f = joule_calloc(CSV_MAX_COLS, sizeof(char *));
+    size_t cap = 0, line = 1;
+    while (st == JOULE_OK && f && *p) {
+        size_t at = line;
+        long m = csv_record(&p, f, CSV_MAX_COLS, &line);
+        if (m < 0) {
+            joule_fmt(err, err_size, "%s:%zu: a quote is not closed", path, at);
+            st = JOULE_ERR_FORMAT;
+            break;
+        }
+        if (m == 1 && !f[0][0])
+            continue;
+        if (out->rows == 0)
+            out->cols = m > CSV_MAX_COLS ? CSV_MAX_COLS : (size_t)m;
+        if (out->rows == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **g = joule_realloc_array(out->cells, cap * out->cols, sizeof(char *));
+            if (!g) {
+                st = JOULE_ERR_NOMEM;
+                break;
+            }
+            out->cells = g;
+        }
+        for (size_t j = 0; j < out->cols; j++)
+            out->cells[out->rows * out->cols + j] =
+                (long)j < m && j < CSV_MAX_COLS ? f[j] : csv_empty;
+        out->rows++;
+    }
+    free(f);
+    if (st == JOULE_OK && !f)
+        st = JOULE_ERR_NOMEM;
+    if (st == JOULE_OK && out->rows == 0) {
+        joule_fmt(err, err_size, "%s:1: no header", path);
+        st = JOULE_ERR_FORMAT;
+    }
+    if (st != JOULE_OK) {
+        if (st == JOULE_ERR_NOMEM && err_size && !err[0])
+            joule_fmt(err, err_size, "out of memory");
+        joule_csv_free(out);
+    }
+    return st;
+}
+
+const char *joule_csv_cell(const struct joule_csv *c, size_t row, size_t col)
+{
+    return row < c->rows && col < c->cols ? c->cells[row * c->cols + col] : "";
+}
+
+long joule_csv_col(const struct joule_csv *c, const char *name)
+{
+    for (size_t j = 0; c->rows && j < c->cols; j++)
+        if (strcmp(c->cells[j], name) == 0)
+            return (long)j;
+    return -1;
+}
+
+void joule_csv_free(struct joule_csv *c)
+{
+    if (!c)
+        return;
+    free(c->text);
+    free(c->cells);
+    memset(c, 0, sizeof(*c));
 }

@@ -1,6 +1,6 @@
 /*
- * report.h - charts of stored results (`joule plot`, and the HTML report
- * to come): each builder reads the results store (or a tuning CSV) and
+ * report.h - charts of stored results (`joule plot`, `joule report`) and
+ * the HTML report: each chart builder reads the results store (or a tuning CSV) and
  * returns a chart of plot.h that owns its data.
  *
  * Kinds and what they read:
@@ -82,5 +82,60 @@ enum joule_status joule_chart_from_csv_xy(const struct joule_csv_xy *q, const ch
 const struct joule_plot_chart *joule_chart_plot(const struct joule_chart *c);
 const char *joule_chart_note(const struct joule_chart *c);
 void joule_chart_free(struct joule_chart *c);
+
+/* --- CSV files (the tuning trials) ------------------------------------- */
+
+/* A CSV file read whole (RFC 4180: quoted fields, doubled quotes, line
+ * breaks inside quotes; a UTF-8 byte order mark skipped; blank lines
+ * dropped).  Row 0 is the header; a row shorter than the header reads ""
+ * for its missing fields, fields past the header's count are dropped. */
+struct joule_csv {
+    char *text;   /* the file, split in place */
+    char **cells; /* rows * cols pointers into text (or to "") */
+    size_t rows, cols;
+};
+
+/* Reads path into *out (free with joule_csv_free).  JOULE_ERR_IO
+ * (unreadable), JOULE_ERR_FORMAT with "FILE:LINE: what" in err (an
+ * unclosed quote, no header). */
+enum joule_status joule_csv_read(const char *path, struct joule_csv *out, char *err,
+                                 size_t err_size);
+const char *joule_csv_cell(const struct joule_csv *c, size_t row, size_t col);
+/* The column named name, or -1. */
+long joule_csv_col(const struct joule_csv *c, const char *name);
+void joule_csv_free(struct joule_csv *c);
+
+/* --- HTML reports (`joule report`) ------------------------------------- */
+
+enum joule_report_kind {
+    JOULE_REPORT_RUN = 0,     /* one experiment */
+    JOULE_REPORT_SWEEP = 1,   /* experiments at several batch sizes and precisions */
+    JOULE_REPORT_COMPARE = 2, /* the experiments of `joule compare`, scored */
+    JOULE_REPORT_TUNE = 3,    /* a tuning trials CSV */
+};
+
+struct joule_report_opts {
+    enum joule_report_kind kind;
+    const int64_t *ids; /* RUN: one; SWEEP, COMPARE: the experiments */
+    size_t n_ids;
+    const char *csv_path; /* TUNE */
+    const char *title;    /* NULL: made from the kind and the ids */
+    const char *source;   /* shown as where the data came from (the database), or NULL */
+};
+
+/* Writes one self-contained HTML file to path (atomically): a summary of
+ * the headline figures with their 95% CI and provenance (for several
+ * experiments: the one with the least energy per output token, and its
+ * cost in latency, throughput and accuracy against the others), the
+ * methodology, the environment, then the charts of this module as inline
+ * SVG (each in a <figure> with its text alternative as the SVG's <title>)
+ * and a table of the figures behind each.  Inline CSS, no script, no
+ * network reference; every text from the store or the CSV is escaped.
+ * Charts are drawn through temporary files beside path.  s may be NULL for
+ * TUNE.  *n_charts (may be NULL) gets the number of charts embedded.
+ * Errors as joule_chart_from_store, plus JOULE_ERR_IO for path. */
+enum joule_status joule_report_write(struct joule_store *s, const struct joule_report_opts *o,
+                                     const char *path, size_t *n_charts, char *err,
+                                     size_t err_size);
 
 #endif /* JOULE_REPORT_H */

@@ -415,8 +415,8 @@ static enum joule_status q_domains(struct joule_store *s, int64_t id, struct jou
     enum joule_status r = sql_table(
         s,
         "SELECT cycle, window_name AS window, domain, source, kind, provenance, energy_j,"
-        " bound_j, net_energy_j, net_bound_j, avg_power_w, peak_power_w, flags, note"
-        " FROM domains WHERE experiment_id = ?1 ORDER BY cycle, rowid",
+        " bound_j, net_energy_j, net_bound_j, avg_power_w, peak_power_w, flags, note,"
+        " idle_power_w, interval_s, n_samples FROM domains WHERE experiment_id = ?1 ORDER BY cycle, rowid",
         id, &t);
     if (r != JOULE_OK)
         return r;
