@@ -1214,6 +1214,8 @@ out:
     free(groups);
     free(rows);
     return chart_done(c, st, out, err, err_size);
+}
+
 /* --- CSV files ----------------------------------------------------------- */
 
 static char csv_empty[1] = "";
