@@ -138,8 +138,16 @@ static const char migrate_v3[] =
     "CREATE INDEX evals_by_experiment ON evals(experiment_id);\n"
     "PRAGMA user_version = 3;\n";
 
+/* Version 4: why a request failed (backends http and command), and where
+ * its token counts come from. */
+static const char migrate_v4[] =
+    "ALTER TABLE requests ADD COLUMN error TEXT;\n"
+    "ALTER TABLE requests ADD COLUMN tokens TEXT;\n"
+    "PRAGMA user_version = 4;\n";
+
 const char *const joule_store_migrations[JOULE_STORE_SCHEMA_VERSION] = {
     schema_v1,
     migrate_v2,
     migrate_v3,
+    migrate_v4,
 };
