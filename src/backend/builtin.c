@@ -149,24 +149,6 @@ static void on_phase(void *user, int begin, const struct joule_step_info *step)
                                                         : JOULE_BACKEND_PHASE_DECODE);
 }
 
-/* ITL statistics of one request: mean, median, p90, max. */
-static void itl_stats(const double *itl, int32_t n, struct joule_backend_result *r)
-{
-    r->itl_mean_s = r->itl_p50_s = r->itl_p90_s = r->itl_max_s = NAN;
-    if (n <= 0)
-        return;
-    double *x = malloc((size_t)n * sizeof(double));
-    if (!x)
-        return;
-    memcpy(x, itl, (size_t)n * sizeof(double));
-    struct joule_summary s = joule_summarize(x, (size_t)n);
-    r->itl_mean_s = s.mean;
-    r->itl_max_s = s.max;
-    r->itl_p50_s = joule_quantile_sorted_inplace(x, (size_t)n, 0.5);
-    r->itl_p90_s = joule_quantile_sorted_inplace(x, (size_t)n, 0.9);
-    free(x);
-}
-
 static void on_done(void *user, const struct joule_request_result *rr)
 {
     struct joule_backend *b = user;
@@ -183,12 +165,13 @@ static void on_done(void *user, const struct joule_request_result *rr)
     r->decode_s = rr->decode_s;
     r->total_s = rr->total_s;
     r->decode_tokens = rr->n_output > 0 ? rr->n_output - 1 : 0;
-    itl_stats(rr->itl_s, rr->n_output - 1, r);
+    joule_backend_itl_stats(rr->itl_s, rr->n_output - 1, r);
     if (rr->n_output > 1) {
         r->itl_s = malloc((size_t)(rr->n_output - 1) * sizeof(double));
-        if (r->itl_s)
+        if (r->itl_s) {
             memcpy(r->itl_s, rr->itl_s, (size_t)(rr->n_output - 1) * sizeof(double));
-        else
+            r->n_itl = rr->n_output - 1;
+        } else
             b->cb_status = JOULE_ERR_NOMEM;
     }
     if (b->p.keep_text) {

@@ -136,10 +136,53 @@ static const struct key_def keys[] = {
      F(outputs.timeline), 0, 0, 0},
     {KEY("outputs.save_text", "bool", "true|false", "false", "store each request's output text"),
      K_BOOL, F(outputs.save_text), 0, 0, 0},
+    {KEY("http.base_url", "string", "http://host:port[/prefix]", "http://127.0.0.1:8080",
+         "backend http: the server's base URL (without /v1); ignored with server.command"),
+     K_STR, F(http.base_url), 0, 0, 0},
+    {KEY("http.model", "string", "", "", "backend http: the model name sent (empty: none sent)"),
+     K_STR, F(http.model), 0, 0, 0},
+    {KEY("http.api_key_env", "string", "", "",
+         "backend http: name of the environment variable holding the API key (never the key)"),
+     K_STR, F(http.api_key_env), 0, 0, 0},
+    {KEY("http.endpoint", "enum", "completions|chat", "completions",
+         "backend http: /v1/completions or /v1/chat/completions"),
+     K_ENUM, F(http.endpoint), 0, 0, 0},
+    {KEY("http.concurrency", "int", "1..4096", "1",
+         "backend http: requests in flight (closed loop; the server's batch size)"),
+     K_INT, F(http.concurrency), 1, 4096, 0},
+    {KEY("http.rate", "number", "0..1000000", "0",
+         "backend http: requests per second with Poisson arrivals (0: closed loop)"),
+     K_NUM, F(http.rate), 0, 1000000, 0},
+    {KEY("http.stream", "bool", "true|false", "true",
+         "backend http: stream (TTFT and inter-token latency from the events)"),
+     K_BOOL, F(http.stream), 0, 0, 0},
+    {KEY("http.timeout_s", "number", "(0..86400]", "300",
+         "backend http: a request taking longer fails"),
+     K_NUM, F(http.timeout_s), 0, 86400, 1},
+    {KEY("http.retries", "int", "0..10", "0",
+         "backend http: more attempts of a request that failed (connection, 429, 5xx)"),
+     K_INT, F(http.retries), 0, 10, 0},
+    {KEY("server.command", "string", "", "",
+         "backend http: a server to start and stop around the load ({model} {port} "
+         "{concurrency} substituted; empty: use http.base_url)"),
+     K_STR, F(server.command), 0, 0, 0},
+    {KEY("server.ready_path", "string", "", "/health",
+         "backend http: polled until it answers 200 before the load starts"),
+     K_STR, F(server.ready_path), 0, 0, 0},
+    {KEY("server.startup_timeout_s", "number", "(0..86400]", "120",
+         "backend http: seconds the server may take to become ready"),
+     K_NUM, F(server.startup_timeout_s), 0, 86400, 1},
+    {KEY("server.grace_s", "number", "0..3600", "5",
+         "backend http: seconds between SIGTERM and SIGKILL when stopping the server"),
+     K_NUM, F(server.grace_s), 0, 3600, 0},
+    {KEY("command.run", "string", "", "",
+         "backend command: shell command run once per pass inside the measured window"),
+     K_STR, F(command.run), 0, 0, 0},
 };
 
 /* Sections: a YAML mapping under one of these names holds "NAME.key" keys. */
-static const char *const sections[] = {"decoding", "dataset", "protocol", "outputs"};
+static const char *const sections[] = {"decoding", "dataset", "protocol", "outputs",
+                                       "http",     "server",  "command"};
 
 /* --- presets -------------------------------------------------------------- */
 
@@ -605,7 +648,8 @@ enum joule_status joule_config_validate(const struct joule_config *c, char *err,
 {
     if (err && err_size)
         err[0] = '\0';
-    if (!c->model) {
+    const int builtin = !c->backend || strcmp(c->backend, "builtin") == 0;
+    if (!c->model && builtin) {
         joule_fmt(err, err_size,
                   "no model: set `model:` in the config or pass -m FILE (a GGUF file, or "
                   "synth:stories15m for a random-weight model)");
@@ -621,6 +665,28 @@ enum joule_status joule_config_validate(const struct joule_config *c, char *err,
                   !c->backend     ? "backend"
                   : !c->precision ? "precision"
                                   : "dataset.format");
+        return JOULE_ERR_INVALID;
+    }
+    if (c->backend && strcmp(c->backend, "command") == 0 && !c->command.run) {
+        joule_fmt(err, err_size,
+                  "backend command: set `command.run` (a shell command; see docs/cli/joule-run.md)");
+        return JOULE_ERR_INVALID;
+    }
+    if (c->backend && strcmp(c->backend, "http") == 0 && !c->server.command) {
+        const char *u = c->http.base_url ? c->http.base_url : "";
+        if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
+            joule_fmt(err, err_size,
+                      "http.base_url: '%s' is not an http:// or https:// URL (or set "
+                      "server.command for a server joule starts)",
+                      u);
+            return JOULE_ERR_INVALID;
+        }
+    }
+    if (c->backend && strcmp(c->backend, "http") == 0 && c->server.command &&
+        !strstr(c->server.command, "{port}")) {
+        joule_fmt(err, err_size,
+                  "server.command: it must contain {port} (joule picks a free port and the "
+                  "server must listen on it)");
         return JOULE_ERR_INVALID;
     }
     if ((int64_t)c->max_input_tokens + c->max_output_tokens > 1048576) {
@@ -945,6 +1011,17 @@ static void put_scalar(struct joule_buf *b, const char *s)
     joule_buf_puts(b, "\"");
 }
 
+/* Whether key has an effect for c's backend. */
+static int key_applies(const struct joule_config *c, const char *key)
+{
+    const char *b = c->backend ? c->backend : "builtin";
+    if (strncmp(key, "http.", 5) == 0 || strncmp(key, "server.", 7) == 0)
+        return strcmp(b, "http") == 0;
+    if (strncmp(key, "command.", 8) == 0)
+        return strcmp(b, "command") == 0;
+    return 1;
+}
+
 enum joule_status joule_config_to_yaml(const struct joule_config *c, int with_comments, char **out)
 {
     struct joule_buf b = {0};
@@ -958,6 +1035,10 @@ enum joule_status joule_config_to_yaml(const struct joule_config *c, int with_co
          * canonical form (and so of its hash). */
         if (!with_comments && k->offset == F(int8_threshold) &&
             (!c->precision || strcmp(c->precision, "int8-mixed") != 0))
+            continue;
+        /* So are the keys of a backend not selected: a builtin experiment
+         * keeps the hash it had before those keys existed. */
+        if (!with_comments && !key_applies(c, key))
             continue;
         const char *dot = strchr(key, '.');
         char sec[32];

@@ -45,10 +45,36 @@ struct joule_config_outputs {
     int save_text;            /* store each request's generated text */
 };
 
+/* backend: http (an OpenAI-compatible server) */
+struct joule_config_http {
+    char *base_url;           /* http://host:port[/prefix] */
+    char *model;              /* the request's "model", or NULL (omitted) */
+    char *api_key_env;        /* name of the variable holding the key, or NULL */
+    char *endpoint;           /* "completions" or "chat" */
+    int32_t concurrency;      /* closed loop: requests in flight */
+    double rate;              /* > 0: open loop, Poisson arrivals per second */
+    int stream;               /* server-sent events: TTFT and inter-token latency */
+    double timeout_s;         /* per request */
+    int32_t retries;          /* more attempts of a failed request */
+};
+
+/* a server joule starts and stops around the load (backend http) */
+struct joule_config_server {
+    char *command;            /* shell command with {model} {port} {concurrency}, or NULL */
+    char *ready_path;         /* polled until it answers 200 */
+    double startup_timeout_s;
+    double grace_s;           /* SIGTERM, then SIGKILL after this */
+};
+
+/* backend: command */
+struct joule_config_command {
+    char *run;                /* shell command run once per pass */
+};
+
 struct joule_config {
     char *name;               /* experiment name; NULL: derived */
     char *preset;             /* the preset applied, or NULL */
-    char *model;              /* GGUF file */
+    char *model;              /* GGUF file (http, command: optional) */
     char *backend;            /* "builtin" */
     char *precision;          /* "file" (as stored) or a type to quantize to on load */
     double int8_threshold;    /* int8-mixed: LLM.int8 outlier threshold */
@@ -61,6 +87,9 @@ struct joule_config {
     struct joule_config_dataset dataset;
     struct joule_config_protocol protocol;
     struct joule_config_outputs outputs;
+    struct joule_config_http http;
+    struct joule_config_server server;
+    struct joule_config_command command;
 };
 
 #endif /* JOULE_CONFIG_H */

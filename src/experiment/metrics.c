@@ -68,7 +68,7 @@ size_t joule_cycle_metrics(const struct joule_cycle_data *d, struct joule_store_
         const struct joule_backend_result *r = &d->req[i];
         t_in += r->n_input;
         t_out += r->n_output;
-        n_itl += r->n_output > 1 ? (size_t)(r->n_output - 1) : 0;
+        n_itl += r->itl_s && r->n_itl > 0 ? (size_t)r->n_itl : 0;
         flops += joule_request_flops(r->n_input, r->n_output, d->compute_params, d->n_layer,
                                      d->n_embd);
     }
@@ -136,7 +136,7 @@ size_t joule_cycle_metrics(const struct joule_cycle_data *d, struct joule_store_
         put(&o, "ttft_p90_s", joule_quantile_sorted_inplace(v, n, 0.9));
         size_t j = 0;
         for (size_t i = 0; i < n; i++)
-            for (int32_t t = 0; d->req[i].itl_s && t + 1 < d->req[i].n_output; t++)
+            for (int32_t t = 0; d->req[i].itl_s && t < d->req[i].n_itl; t++)
                 itl[j++] = d->req[i].itl_s[t];
         s = joule_summarize(itl, j);
         put(&o, "itl_mean_s", j ? s.mean : NAN);

@@ -24,6 +24,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +90,8 @@ struct run {
     char hook_err[256];
 };
 
-static const char *const phase_window[JOULE_BACKEND_N_PHASES] = {"prefill", "decode", "all"};
+static const char *const phase_window[JOULE_BACKEND_N_PHASES] = {"prefill", "decode", "all",
+                                                                  "steady"};
 
 static void progress(struct run *r, const char *stage, int32_t cycle, int64_t done, int64_t total,
                      const char *message)
@@ -274,6 +276,8 @@ static enum joule_status model_file(struct run *r, char *path, size_t size, char
 static enum joule_status load_prompts(struct run *r, const struct joule_dataset *ds)
 {
     size_t n = joule_dataset_count(ds);
+    if (r->info.one_request && n > 1)
+        n = 1; /* the backend runs its own workload: one request a pass */
     r->prompts = joule_calloc(n, sizeof(*r->prompts));
     if (!r->prompts)
         return JOULE_ERR_NOMEM;
@@ -329,7 +333,9 @@ static void attribute(const struct run *r, const struct joule_backend_result *re
 static enum joule_status run_pass(struct run *r, struct joule_backend_result *res,
                                   struct pass_extra *x, size_t *failed, int32_t cycle)
 {
-    const size_t bs = (size_t)r->c->batch_size;
+    /* A backend that schedules its own load takes the pass at once. */
+    const size_t bs =
+        r->info.whole_pass && r->n_prompts > 0 ? r->n_prompts : (size_t)r->c->batch_size;
     struct joule_backend_hooks hooks = {hook_begin, hook_end, r};
     size_t n_batches = (r->n_prompts + bs - 1) / bs;
     for (size_t bi = 0; bi < n_batches; bi++) {
@@ -476,6 +482,28 @@ static void results_free(struct joule_backend_result *all, size_t n)
     free(all);
 }
 
+/* The steady-state figures of a cycle (docs/methodology.md, "Steady state
+ * for server load"): the STEADY windows of its k passes, and the output
+ * tokens the backend counted inside them.  Writes 5 metrics. */
+static size_t steady_metrics(const struct joule_reading *w, const struct joule_backend_result *req,
+                             size_t n_req, int32_t k, struct joule_store_metric *out)
+{
+    double tokens = 0;
+    for (size_t i = 0; i < n_req; i++)
+        tokens += req[i].steady_tokens;
+    const double kk = k > 0 ? k : 1;
+    const double dur = w->n_domains ? w->duration_s / kk : NAN;
+    const double e = w->n_domains ? w->total_energy_j / kk : NAN;
+    tokens /= kk;
+    out[0] = (struct joule_store_metric){"steady_duration_s", dur};
+    out[1] = (struct joule_store_metric){"steady_energy_j", e};
+    out[2] = (struct joule_store_metric){"steady_tokens_out", w->n_domains ? tokens : NAN};
+    out[3] = (struct joule_store_metric){"steady_throughput_tok_s",
+                                         dur > 0 ? tokens / dur : NAN};
+    out[4] = (struct joule_store_metric){"steady_j_per_tok", tokens > 0 ? e / tokens : NAN};
+    return 5;
+}
+
 static enum joule_status run_cycle(struct run *r, int64_t id, int32_t cycle, int32_t position,
                                    char *exp_flags, size_t exp_flags_size)
 {
@@ -551,6 +579,12 @@ static enum joule_status run_cycle(struct run *r, int64_t id, int32_t cycle, int
         flag_add(flags, sizeof(flags), "too-short");
     if (failed)
         flag_add(flags, sizeof(flags), "requests-failed");
+    for (size_t i = 0; i < (size_t)k * n; i++)
+        if (!all[i].error && all[i].tokens == JOULE_BACKEND_TOKENS_UNKNOWN)
+            flag_add(flags, sizeof(flags), "tokens-unknown");
+    const struct joule_reading *steady = &r->phase_sum[JOULE_BACKEND_PHASE_STEADY];
+    if (r->info.steady && (!steady->n_domains || steady->duration_s < c->protocol.min_window_s))
+        flag_add(flags, sizeof(flags), "steady-state-short");
     const int phases = r->info.phases && r->phase_sum[JOULE_BACKEND_PHASE_PREFILL].n_domains &&
                        r->phase_sum[JOULE_BACKEND_PHASE_DECODE].n_domains;
     struct joule_cycle_data d = {
@@ -569,9 +603,11 @@ static enum joule_status run_cycle(struct run *r, int64_t id, int32_t cycle, int
         .n_layer = r->info.n_layer,
         .n_embd = r->info.n_embd,
     };
-    struct joule_store_metric metrics[JOULE_CYCLE_METRICS_MAX + 2];
+    struct joule_store_metric metrics[JOULE_CYCLE_METRICS_MAX + 8];
     size_t n_metrics = joule_cycle_metrics(&d, metrics, JOULE_CYCLE_METRICS_MAX);
-    metrics[n_metrics++] = (struct joule_store_metric){"requests_failed", (double)failed};
+    metrics[n_metrics++] = (struct joule_store_metric){"requests_failed", (double)failed / k};
+    if (r->info.steady)
+        n_metrics += steady_metrics(steady, all, (size_t)k * n, k, metrics + n_metrics);
     if (r->info.int8_threshold >= 0) {
         /* The share of INT8 input columns multiplied in 16-bit instead:
          * what the decomposition costs depends on it. */
@@ -590,7 +626,9 @@ static enum joule_status run_cycle(struct run *r, int64_t id, int32_t cycle, int
             .batch = x.batch[i],
             .n_input = q->n_input,
             .n_output = q->n_output,
-            .finish = joule_finish_str(q->finish),
+            .finish = q->error ? "error" : joule_finish_str(q->finish),
+            .error = q->error,
+            .tokens = joule_backend_tokens_str(q->tokens),
             .queue_s = q->queue_s,
             .prefill_s = q->prefill_s,
             .ttft_s = q->ttft_s,
@@ -653,8 +691,10 @@ static enum joule_status warmup(struct run *r)
     const int32_t want = r->c->protocol.warmup_runs;
     if (want <= 0)
         return JOULE_OK;
-    const size_t n =
-        r->n_prompts < (size_t)r->c->batch_size ? r->n_prompts : (size_t)r->c->batch_size;
+    size_t per = (size_t)r->c->batch_size;
+    if (r->info.whole_pass) /* one round of the server's concurrency */
+        per = r->info.n_seq > 0 ? (size_t)r->info.n_seq : 1;
+    const size_t n = r->n_prompts < per ? r->n_prompts : per;
     struct joule_backend_result *res = joule_calloc(n, sizeof(*res));
     if (!res)
         return JOULE_ERR_NOMEM;
@@ -745,6 +785,23 @@ static enum joule_status open_experiment(struct run *r, const char *yaml, const 
     return st;
 }
 
+/* Adds "server_log": path to the environment JSON in *env. */
+static void env_add_server_log(char **env, const char *path)
+{
+    json_t *o = json_loads(*env, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return;
+    }
+    json_object_set_new(o, "server_log", json_string(path));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    if (!s)
+        return;
+    joule_free(*env); /* both come from json_dumps (malloc) */
+    *env = s;
+}
+
 /* The model as a name: the file's base name, or the shape of a synth:
  * spec ("synth:stories15m:q8_0" -> "stories15m"; the precision follows it
  * in the experiment's name anyway). */
@@ -774,7 +831,9 @@ enum joule_status joule_experiment_run(const struct joule_config *c, struct joul
     if (st != JOULE_OK)
         return st;
     if (!(r.ops = joule_backend_find(c->backend))) {
-        joule_fmt(err, err_size, "backend '%s' is not available in this build (available: builtin)",
+        joule_fmt(err, err_size,
+                  "backend '%s' is not available in this build (available: builtin, http, "
+                  "command)",
                   c->backend);
         return JOULE_ERR_UNSUPPORTED;
     }
@@ -790,7 +849,10 @@ enum joule_status joule_experiment_run(const struct joule_config *c, struct joul
         goto out;
     sha256_text(yaml, hash);
     progress(&r, "load", 0, 0, 0, NULL);
-    if ((st = model_file(&r, path, sizeof(path), digest)) != JOULE_OK)
+    /* http and command need no model file (with one, http counts tokens
+     * with its tokenizer when a server sends no usage). */
+    path[0] = digest[0] = '\0';
+    if (c->model && (st = model_file(&r, path, sizeof(path), digest)) != JOULE_OK)
         goto out;
     if (o && o->skip_completed && !o->fresh && o->resume_id <= 0) {
         int64_t done_id = 0;
@@ -810,7 +872,8 @@ enum joule_status joule_experiment_run(const struct joule_config *c, struct joul
         }
     }
     struct joule_model_info mi;
-    if ((st = joule_model_inspect(path, &mi, err, err_size)) != JOULE_OK)
+    memset(&mi, 0, sizeof(mi));
+    if (path[0] && (st = joule_model_inspect(path, &mi, err, err_size)) != JOULE_OK)
         goto out;
     struct joule_dataset_params dp = joule_dataset_default_params();
     dp.source = c->dataset.name;
@@ -821,6 +884,12 @@ enum joule_status joule_experiment_run(const struct joule_config *c, struct joul
     dp.skip_bad = c->dataset.skip_bad;
     if ((st = joule_dataset_load(&dp, &ds, err, err_size)) != JOULE_OK)
         goto out;
+    /* A managed server's log goes beside the results database. */
+    char log_dir[4200];
+    const char *dbp = joule_store_path(s);
+    const char *slash = dbp ? strrchr(dbp, '/') : NULL;
+    joule_fmt(log_dir, sizeof(log_dir), "%.*s%sserver-logs", slash ? (int)(slash - dbp) : 0,
+              slash ? dbp : "", slash ? "/" : "");
     int64_t n_ctx = (int64_t)c->max_input_tokens + c->max_output_tokens;
     if (mi.n_ctx > 0 && n_ctx > mi.n_ctx)
         n_ctx = mi.n_ctx; /* longer requests end with finish "length" */
@@ -832,6 +901,21 @@ enum joule_status joule_experiment_run(const struct joule_config *c, struct joul
         .ignore_eos = c->decoding.ignore_eos,
         .keep_text = c->outputs.save_text,
         .gpus = c->gpus,
+        .base_url = c->http.base_url,
+        .http_model = c->http.model,
+        .api_key_env = c->http.api_key_env,
+        .endpoint = c->http.endpoint,
+        .concurrency = c->http.concurrency,
+        .rate = c->http.rate,
+        .stream = c->http.stream,
+        .timeout_s = c->http.timeout_s,
+        .retries = c->http.retries,
+        .server_command = c->server.command,
+        .ready_path = c->server.ready_path,
+        .startup_timeout_s = c->server.startup_timeout_s,
+        .grace_s = c->server.grace_s,
+        .log_dir = log_dir,
+        .command = c->command.run,
     };
     /* int8 and int8-mixed measure one file (model_file) in two modes. */
     if (c->precision && strncmp(c->precision, "int8", 4) == 0) {
@@ -868,10 +952,18 @@ enum joule_status joule_experiment_run(const struct joule_config *c, struct joul
         goto out;
     }
     env = joule_env_json(r.info.name, r.info.isa, r.info.n_threads);
+    if (env && r.info.server_log[0])
+        env_add_server_log(&env, r.info.server_log);
     meter_json = joule_env_meter_json(r.m);
     char name[256], label[64], order[64] = "";
     if (c->name && *c->name)
         joule_strlcpy(name, c->name, sizeof(name));
+    else if (strcmp(r.info.name, "http") == 0 && c->http.rate > 0)
+        joule_fmt(name, sizeof(name), "%s http %g req/s", r.info.model_name, c->http.rate);
+    else if (strcmp(r.info.name, "http") == 0)
+        joule_fmt(name, sizeof(name), "%s http c%d", r.info.model_name, c->http.concurrency);
+    else if (strcmp(r.info.name, "command") == 0)
+        joule_fmt(name, sizeof(name), "command");
     else
         joule_fmt(name, sizeof(name), "%s %s b%d", model_label(c->model, label, sizeof(label)),
                   r.info.precision, c->batch_size);

@@ -175,9 +175,17 @@ static const char migrate_v4[] =
     ");\n"
     "PRAGMA user_version = 4;\n";
 
+/* Version 5: why a request failed (backends http and command), and where
+ * its token counts come from. */
+static const char migrate_v5[] =
+    "ALTER TABLE requests ADD COLUMN error TEXT;\n"
+    "ALTER TABLE requests ADD COLUMN tokens TEXT;\n"
+    "PRAGMA user_version = 5;\n";
+
 const char *const joule_store_migrations[JOULE_STORE_SCHEMA_VERSION] = {
     schema_v1,
     migrate_v2,
     migrate_v3,
     migrate_v4,
+    migrate_v5,
 };

@@ -493,8 +493,8 @@ static enum joule_status cycle_rows(struct joule_store *s, int64_t id,
                 "INSERT OR REPLACE INTO requests (experiment_id, cycle, idx, sample_id, batch,"
                 " n_input, n_output, finish, queue_s, prefill_s, ttft_s, decode_s, total_s,"
                 " itl_mean_s, itl_p50_s, itl_p90_s, itl_max_s, energy_prefill_j,"
-                " energy_decode_j, text)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " energy_decode_j, text, error, tokens)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 &st);
     for (size_t i = 0; r == JOULE_OK && i < n_requests; i++) {
         const struct joule_store_request *x = &q[i];
@@ -518,6 +518,8 @@ static enum joule_status cycle_rows(struct joule_store *s, int64_t id,
         bind_real(st, 18, x->energy_prefill_j);
         bind_real(st, 19, x->energy_decode_j);
         bind_text(st, 20, x->text);
+        bind_text(st, 21, x->error);
+        bind_text(st, 22, x->tokens);
         r = run(s, st, "adding a request");
     }
     sqlite3_finalize(st);

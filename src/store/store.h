@@ -65,6 +65,9 @@ struct joule_store_request {
     double energy_prefill_j;     /* its share of its batch's prefill window */
     double energy_decode_j;      /* its share of its batch's decode window */
     const char *text;            /* generated text, or NULL when not kept */
+    const char *error;           /* why it failed (finish "error"), or NULL */
+    const char *tokens;          /* where its token counts come from: "engine",
+                                    "usage", "tokenizer", "command", "unknown" */
 };
 
 struct joule_store_cycle {
