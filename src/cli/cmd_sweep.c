@@ -75,6 +75,7 @@ struct sweep_opts {
     size_t n_axes;
     const char **sets; /* "KEY=VALUE" */
     size_t n_sets;
+    char *model_kv;    /* the "model=FILE" of -m, owned */
     uint64_t seed;
     bool in_order, dry_run, fresh;
     enum cli_format format;
@@ -123,6 +124,7 @@ static void opts_free(struct sweep_opts *o)
         free(o->axes[i].values_buf);
     }
     free(o->sets);
+    free(o->model_kv);
 }
 
 static int parse_args(int argc, char **argv, struct sweep_opts *o)
@@ -189,11 +191,12 @@ static int parse_args(int argc, char **argv, struct sweep_opts *o)
         } else if (!missing &&
                    ((v = cli_opt_value(argc, argv, &i, "--model", &missing)) ||
                     (!missing && (v = cli_opt_value(argc, argv, &i, "-m", &missing))))) {
-            char *kv = malloc(strlen(v) + 7);
-            if (!kv)
+            if (o->model_kv)
+                return cli_usage_error("sweep", "one model only (-m given twice)");
+            if (!(o->model_kv = malloc(strlen(v) + 7)))
                 return CLI_RUNTIME;
-            joule_fmt(kv, strlen(v) + 7, "model=%s", v);
-            o->sets[o->n_sets++] = kv; /* leaked until exit: one per run */
+            joule_fmt(o->model_kv, strlen(v) + 7, "model=%s", v);
+            o->sets[o->n_sets++] = o->model_kv;
         } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--preset", &missing))) {
             o->preset = v;
         } else if (!missing && (v = cli_opt_value(argc, argv, &i, "--db", &missing))) {
