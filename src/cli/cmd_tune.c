@@ -42,6 +42,9 @@ static const char *const usage[] = {
     "  --task T                 rouge (default), exact, numeric",
     "  --trials N               configurations to try (default 20)",
     "  --sampler S              tpe (default), random, grid",
+    "  --search scalar|pareto   TPE ranks trials by the objective value (default, as",
+    "                           the seed) or by Pareto rank of accuracy, energy and",
+    "                           latency (multi-objective)",
     "  --seed S                 sampler seed (default 42)",
     "  --accuracy-weight W      (default 1)",
     "  --tpj-weight W           (default 1)",
@@ -78,7 +81,7 @@ struct tune_opts {
     unsigned long long seed;
     struct joule_tune_weights w;
     struct joule_meter_params mp;
-    bool fresh, json, quiet, help, no_chat, evaluate, no_store;
+    bool fresh, json, quiet, help, no_chat, evaluate, no_store, pareto;
     const char *db;
 };
 
@@ -148,6 +151,10 @@ static int parse(int argc, char **argv, struct tune_opts *o)
                 return CLI_USAGE;
         } else if (!o->evaluate && (v = cli_opt_value(argc, argv, &i, "--sampler", &missing))) {
             o->sampler = v;
+        } else if (!o->evaluate && (v = cli_opt_value(argc, argv, &i, "--search", &missing))) {
+            if (strcmp(v, "scalar") != 0 && strcmp(v, "pareto") != 0)
+                return cli_usage_error(cmd, "--search: '%s' is not scalar or pareto", v);
+            o->pareto = strcmp(v, "pareto") == 0;
         } else if (!o->evaluate && (v = cli_opt_value(argc, argv, &i, "--seed", &missing))) {
             char *end;
             errno = 0;
@@ -577,6 +584,7 @@ static json_t *settings_json(const struct tune_opts *o, const struct setup *s)
     json_object_set_new(j, "examples", json_integer((json_int_t)joule_dataset_count(s->data)));
     json_object_set_new(j, "task", json_string(joule_eval_task_name(s->task)));
     json_object_set_new(j, "sampler", json_string(o->sampler));
+    json_object_set_new(j, "search", json_string(o->pareto ? "pareto" : "scalar"));
     json_object_set_new(j, "seed", json_integer((json_int_t)o->seed));
     json_object_set_new(j, "accuracy_weight", json_real(o->w.accuracy));
     json_object_set_new(j, "tpj_weight", json_real(o->w.tpj));
@@ -819,8 +827,8 @@ static int cmd_tune_run(int argc, char **argv, struct cli *cli)
         cli_catch_stop();
         struct joule_tune_exec x = {
             s.engine, s.meter, s.space, s.data, s.task, (int32_t)o.max_tokens, s.chat, &cli_stop};
-        struct joule_tune_params p = {kind,           o.seed, o.w,         o.trials,
-                                      o.min_examples, o.eta,  trials_path, o.fresh};
+        struct joule_tune_params p = {kind,  o.seed,      o.w,     o.trials, o.min_examples,
+                                      o.eta, trials_path, o.fresh, o.pareto};
         struct progress pg = {&o, s.space, s.task};
         if (!o.quiet)
             fprintf(stderr, "joule tune: %s, %u trials of %u configurations, %zu examples%s%s\n",

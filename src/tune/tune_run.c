@@ -307,10 +307,22 @@ static void event(struct tuner *t, const struct joule_tune_trial *tr, int resume
     t->on_event(t->user, &ev);
 }
 
+/* Tells the sampler a finished trial: its value, and in Pareto mode its
+ * objectives (energy per example, so that trials of different fidelity
+ * compare). */
+static enum joule_status tell(struct tuner *t, const struct joule_tune_trial *tr)
+{
+    if (!t->p->pareto)
+        return joule_tune_sampler_tell(t->sampler, &tr->cfg, tr->value);
+    const struct joule_tune_point pt = {joule_tune_trial_accuracy(tr, t->x->task),
+                                        tr->energy_j_per_ex, tr->latency_s};
+    return joule_tune_sampler_tell_point(t->sampler, &tr->cfg, tr->value, &pt);
+}
+
 /* A trial read back from trials.csv: told, kept, reported. */
 static enum joule_status replay(struct tuner *t, const struct joule_tune_trial *tr, uint32_t b)
 {
-    enum joule_status st = joule_tune_sampler_tell(t->sampler, &tr->cfg, tr->value);
+    enum joule_status st = tell(t, tr);
     if (st != JOULE_OK) {
         joule_fmt(t->err, t->err_size, "%s: trial %u does not fit the space", t->p->trials_path,
                   tr->number);
@@ -339,7 +351,7 @@ static enum joule_status finish_trial(struct tuner *t, struct joule_tune_trial *
                   tr->number, strerror(errno));
         return st;
     }
-    if ((st = joule_tune_sampler_tell(t->sampler, &tr->cfg, tr->value)) != JOULE_OK ||
+    if ((st = tell(t, tr)) != JOULE_OK ||
         (st = keep_trial(t, tr)) != JOULE_OK)
         return st;
     event(t, tr, 0, b, r, 0);
@@ -595,6 +607,9 @@ enum joule_status joule_tune_run(const struct joule_tune_exec *x, const struct j
         return JOULE_ERR_NOMEM;
     }
     st = joule_tune_sampler_new(x->space, p->sampler, p->seed, NULL, &t.sampler, err, err_size);
+    if (st == JOULE_OK && p->pareto)
+        joule_tune_sampler_use_pareto(t.sampler, JOULE_TUNE_OBJ_ACCURACY | JOULE_TUNE_OBJ_LATENCY |
+                                                     (x->meter ? JOULE_TUNE_OBJ_ENERGY : 0u));
     if (st == JOULE_OK) {
         const int append = have_file && !p->fresh;
         t.csv = fopen(p->trials_path, append ? "a" : "w");

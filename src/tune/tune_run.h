@@ -96,6 +96,8 @@ struct joule_tune_params {
     uint32_t eta;            /* promotion ratio, >= 2 */
     const char *trials_path; /* trials.csv: appended to, read back to resume */
     int fresh;               /* non-zero: ignore (overwrite) an existing trials.csv */
+    int pareto;              /* non-zero: TPE splits by Pareto rank of accuracy, energy per
+                                example (with a meter) and latency, not by value alone */
 };
 
 /* Progress: a trial finished (resumed: read back from trials.csv), or a

@@ -18,6 +18,8 @@ struct obs {
     struct joule_tune_cfg cfg;
     double value;
     uint32_t index; /* grid number of cfg, for ties */
+    struct joule_tune_point pt; /* the objectives (Pareto mode) */
+    int rank;                   /* its Pareto rank among the told; 0: unranked */
 };
 
 struct joule_tune_sampler {
@@ -32,6 +34,7 @@ struct joule_tune_sampler {
     struct obs *obs;    /* told trials, NAN values included */
     size_t n_obs, cap_obs;
     size_t n_finite; /* of them with a finite value */
+    unsigned pareto;  /* objectives of the good/bad split by Pareto rank; 0: by value */
 };
 
 static const char *const kind_names[] = {"tpe", "random", "grid"};
@@ -178,6 +181,22 @@ static uint32_t random_unseen(const struct joule_tune_sampler *sp, uint64_t *rng
 
 /* --- TPE ------------------------------------------------------------------- */
 
+/* Pareto mode: ranked before unranked (failed), lower ranks first, then
+ * the scalar value, then the grid number. */
+static int obs_rank_cmp(const void *a, const void *b)
+{
+    const struct obs *x = a, *y = b;
+    if ((x->rank > 0) != (y->rank > 0))
+        return x->rank > 0 ? -1 : 1;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    if (isnan(x->value) != isnan(y->value))
+        return isnan(x->value) ? 1 : -1;
+    if (!isnan(x->value) && x->value != y->value)
+        return x->value > y->value ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
 static int obs_cmp(const void *a, const void *b)
 {
     const struct obs *x = a, *y = b;
@@ -190,11 +209,10 @@ static int obs_cmp(const void *a, const void *b)
 
 /* l_f(k) and log l_f(k) - log g_f(k) for every factor and level, from the
  * observations sorted best first (the failed ones, last, are left out). */
-static enum joule_status tpe_scores(const struct joule_tune_sampler *sp, double **l_out,
-                                    double **score_out)
+static enum joule_status tpe_scores(const struct joule_tune_sampler *sp, size_t n,
+                                    double **l_out, double **score_out)
 {
     const struct joule_tune_space *s = sp->space;
-    size_t n = sp->n_finite;
     size_t n_good = (size_t)ceil(sp->tpe.gamma * (double)n);
     if (n_good < 1)
         n_good = 1;
@@ -233,9 +251,37 @@ static enum joule_status tpe_scores(const struct joule_tune_sampler *sp, double 
 static enum joule_status tpe_ask(struct joule_tune_sampler *sp, uint64_t *rng, uint32_t *out)
 {
     const struct joule_tune_space *s = sp->space;
-    qsort(sp->obs, sp->n_obs, sizeof(*sp->obs), obs_cmp);
+    size_t n = sp->n_finite;
+    if (sp->pareto) {
+        /* MOTPE-style split: the good trials are the best non-dominated
+         * fronts (within the last front taken, the higher scalar value). */
+        struct joule_tune_point *pts = joule_calloc(sp->n_obs, sizeof(*pts));
+        int *rank = joule_calloc(sp->n_obs, sizeof(int));
+        if (!pts || !rank) {
+            free(pts);
+            free(rank);
+            return JOULE_ERR_NOMEM;
+        }
+        for (size_t i = 0; i < sp->n_obs; i++)
+            pts[i] = sp->obs[i].pt;
+        joule_tune_pareto_ranks(pts, sp->n_obs, sp->pareto, rank);
+        n = 0;
+        for (size_t i = 0; i < sp->n_obs; i++) {
+            sp->obs[i].rank = rank[i];
+            n += rank[i] > 0;
+        }
+        free(pts);
+        free(rank);
+        qsort(sp->obs, sp->n_obs, sizeof(*sp->obs), obs_rank_cmp);
+    } else {
+        qsort(sp->obs, sp->n_obs, sizeof(*sp->obs), obs_cmp);
+    }
+    if (n < 2) {
+        *out = random_unseen(sp, rng);
+        return JOULE_OK;
+    }
     double *l, *score;
-    enum joule_status st = tpe_scores(sp, &l, &score);
+    enum joule_status st = tpe_scores(sp, n, &l, &score);
     if (st != JOULE_OK)
         return st;
     int found = 0;
@@ -329,5 +375,24 @@ enum joule_status joule_tune_sampler_tell(struct joule_tune_sampler *sp,
     sp->obs[sp->n_obs].index = joule_tune_cfg_index(sp->space, c);
     sp->n_obs++;
     sp->n_finite += isfinite(value) != 0;
+    struct obs *o = &sp->obs[sp->n_obs - 1];
+    o->pt = (struct joule_tune_point){NAN, NAN, NAN};
+    o->rank = 0;
     return JOULE_OK;
+}
+
+void joule_tune_sampler_use_pareto(struct joule_tune_sampler *sp, unsigned objectives)
+{
+    sp->pareto = objectives;
+}
+
+enum joule_status joule_tune_sampler_tell_point(struct joule_tune_sampler *sp,
+                                                const struct joule_tune_cfg *c, double value,
+                                                const struct joule_tune_point *pt)
+{
+    size_t before = sp->n_obs;
+    enum joule_status st = joule_tune_sampler_tell(sp, c, value);
+    if (st == JOULE_OK && sp->n_obs > before && pt)
+        sp->obs[sp->n_obs - 1].pt = *pt;
+    return st;
 }

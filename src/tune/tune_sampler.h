@@ -41,6 +41,7 @@
 #define JOULE_TUNE_TUNE_SAMPLER_H
 
 #include "joule.h"
+#include "objective.h"
 #include "space.h"
 
 #include <stdint.h>
@@ -90,6 +91,20 @@ enum joule_status joule_tune_sampler_ask(struct joule_tune_sampler *sp, struct j
  * JOULE_ERR_INVALID for a level out of range; JOULE_ERR_NOMEM. */
 enum joule_status joule_tune_sampler_tell(struct joule_tune_sampler *sp,
                                           const struct joule_tune_cfg *c, double value);
+
+/* Multi-objective search (TPE only): the good/bad split of TPE orders the
+ * told trials by their Pareto rank over these objectives (a mask of
+ * objective.h's JOULE_TUNE_OBJ_*), lower ranks first and, within a rank,
+ * by value -- the split of MOTPE (Ozaki et al., 2020) with the scalar
+ * value instead of the hypervolume contribution to cut the last front.
+ * Trials told without a point, or with a NAN objective, count as failed.
+ * 0: by value alone (the default). */
+void joule_tune_sampler_use_pareto(struct joule_tune_sampler *sp, unsigned objectives);
+
+/* tell, with the trial's objectives for the Pareto split. */
+enum joule_status joule_tune_sampler_tell_point(struct joule_tune_sampler *sp,
+                                                const struct joule_tune_cfg *c, double value,
+                                                const struct joule_tune_point *pt);
 
 /* Configurations proposed or told so far. */
 uint32_t joule_tune_sampler_seen(const struct joule_tune_sampler *sp);

@@ -111,6 +111,13 @@ for a, b in zip(db, f):
 PY
 expect_exit 2 "results tune: no such tuning" -- "$J" results tune 999
 
+# Multi-objective search: TPE splits by Pareto rank (the setting is kept).
+expect_exit 0 "tune --search pareto" -- "$J" tune $BASE --trials 6 --search pareto \
+    --out "$TMP/p" -q
+[ "$(wc -l <"$TMP/p/trials.csv")" -eq 7 ] && ok || bad "pareto search: 6 trials"
+grep -q '"search": "pareto"' "$TMP/p/settings.json" && ok || bad "pareto search: in settings"
+expect_exit 2 "tune --search bad" -- "$J" tune $BASE --search best --out "$TMP/d"
+
 # The same seed proposes the same configurations; another seed others.
 expect_exit 0 "tune same seed" -- "$J" tune $BASE --trials 6 --out "$TMP/b" -q
 expect_exit 0 "tune other seed" -- "$J" tune $BASE --trials 6 --out "$TMP/c" --seed 9 -q
