@@ -3,7 +3,8 @@
 # of constant power: health, models, completions (plain and streamed), chat,
 # concurrent requests batched together, energy in usage, malformed and
 # oversized bodies, limits, API keys, a client leaving mid-stream, /metrics
-# as Prometheus text, SIGTERM with a summary and exit 0.
+# as Prometheus text, a bounded load whose /metrics totals match what the
+# clients counted, SIGTERM with a summary and exit 0.
 J=$1
 . "$(dirname "$0")/lib.sh"
 
@@ -258,6 +259,79 @@ st, b = out["long"]
 assert st == 504 and "--timeout" in json.loads(b)["error"]["message"], (st, b)
 st, b = req("/metrics", key="sekrit")
 assert b"joule_request_timeouts_total 1" in b, b
+PY
+stop_server
+
+# A bounded load: 6 clients for 3 s, each sending small completions (half of
+# them streamed) in a closed loop; no crash, every response valid, and the
+# /metrics totals equal what the clients counted.
+start_server "$TMP/s4" --parallel 4 --queue 64
+python3 - "$PORT" <<'PY' && ok || bad "serve: bounded load, metrics consistent"
+import http.client, json, sys, threading, time
+
+port = int(sys.argv[1])
+
+def metrics():
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+before = metrics()
+counts = {"ok": 0, "tokens": 0, "bad": []}
+lock = threading.Lock()
+stop = time.time() + 3.0
+
+def client(i):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    k = 0
+    while time.time() < stop:
+        stream = (i + k) % 2 == 1
+        body = json.dumps({"prompt": "load %d %d" % (i, k), "max_tokens": 4 + k % 5,
+                           "ignore_eos": True, "stream": stream,
+                           "stream_options": {"include_usage": True}})
+        c.request("POST", "/v1/completions", body, {"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        k += 1
+        try:
+            assert r.status == 200, (r.status, data[:200])
+            if stream:
+                events = [l[6:] for l in data.decode().split("\n") if l.startswith("data: ")]
+                assert events[-1] == "[DONE]", events[-3:]
+                usage = [json.loads(e)["usage"] for e in events[:-1]
+                         if json.loads(e).get("usage")][-1]
+            else:
+                usage = json.loads(data)["usage"]
+            assert usage["completion_tokens"] == 4 + (k - 1) % 5, usage
+            assert usage["energy_joules"] > 0 and usage["energy_provenance"] == "sampled", usage
+            with lock:
+                counts["ok"] += 1
+                counts["tokens"] += usage["completion_tokens"]
+        except AssertionError as e:
+            with lock:
+                counts["bad"].append(repr(e))
+
+threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+after = metrics()
+assert not counts["bad"], counts["bad"][:3]
+assert counts["ok"] >= 12, counts
+d = lambda k: after.get(k, 0) - before.get(k, 0)
+# The first metrics scrape itself is one more 200 between the two snapshots.
+assert d('joule_http_requests_total{code="200"}') == counts["ok"] + 1, (d('joule_http_requests_total{code="200"}'), counts)
+assert d("joule_completion_tokens_total") == counts["tokens"], (d("joule_completion_tokens_total"), counts)
+assert d('joule_completions_total{finish="length"}') == counts["ok"], counts
+assert after["joule_requests_running"] == 0 and after["joule_requests_queued"] == 0, after
+print("load: %d requests, %d tokens in 3 s" % (counts["ok"], counts["tokens"]), file=sys.stderr)
 PY
 stop_server
 
