@@ -443,15 +443,33 @@ static int optimize(struct ctx *c)
         }
     }
     if (!best.p) {
-        /* Nothing fits: say what would. */
+        /* Nothing fits: say what would -- the precisions that fit at batch
+         * 1 and their largest batch. */
         struct joule_prediction pr;
-        predict(c, default_prec(c), 1, &pr);
+        const struct joule_prec *asked = o->precision ? joule_prec_find(o->precision) : NULL;
+        predict(c, asked ? asked : default_prec(c), 1, &pr);
+        char fits[512] = "";
+        for (size_t i = 0; joule_prec_at(i); i++) {
+            const struct joule_prec *p = joule_prec_at(i);
+            char why[256];
+            struct joule_prediction q;
+            if (joule_prec_refusal(c->dev, p, why, sizeof(why)) ||
+                strcmp(p->id, "int8-mixed") == 0)
+                continue;
+            predict(c, p, 1, &q);
+            size_t l = strlen(fits);
+            if (q.fits)
+                joule_fmt(fits + l, sizeof(fits) - l, "%s%s (%.1f GB, up to batch %d)",
+                          l ? ", " : "", p->label, q.mem_bytes / 1e9, q.max_batch);
+        }
         fprintf(stderr,
                 "joule advise: no configuration fits the %s (%.0f GB) within the limits "
-                "given: %s needs %.1f GB at batch 1 in %s%s\n",
+                "given: %s needs %.1f GB at batch 1 in %s%s\n"
+                "joule advise: precisions that fit: %s\n",
                 c->dev->name, c->dev->mem_gb, c->shape.name, pr.mem_bytes / 1e9,
-                default_prec(c)->label,
-                isfinite(o->latency_ms) ? "; or the latency target is too tight" : "");
+                (asked ? asked : default_prec(c))->label,
+                isfinite(o->latency_ms) ? "; or the latency target is too tight" : "",
+                fits[0] ? fits : "none: a larger device, or several");
         return CLI_USAGE;
     }
     struct joule_prediction b1, ref;

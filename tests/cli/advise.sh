@@ -40,9 +40,10 @@ expect_exit 0 "optimize interactive" -- "$J" advise optimize -m 7B --gpu rtx4090
     --use-case interactive --json
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['batch_size'] <= 4, d" \
     "$TMP/out" && ok || bad "optimize interactive: batch <= 4"
-# Memory: a 70B model in FP16 does not fit on a 24 GB card.
-expect_exit 2 "optimize too big" -- "$J" advise optimize -m 70B --gpu rtx4090 --precision fp16
+# Memory: a 13B model in FP16 does not fit on a 24 GB card; INT8 and 4-bit would.
+expect_exit 2 "optimize too big" -- "$J" advise optimize -m 13B --gpu rtx4090 --precision fp16
 expect_in "$TMP/err" "no configuration fits" "too big: says so"
+expect_in "$TMP/err" "precisions that fit: FP8" "too big: the precision needed to fit"
 
 # compare: one column per precision, each cell's source, the paradoxes.
 expect_exit 0 "compare" -- "$J" advise compare -m mistral-7b --gpu a800
