@@ -14,7 +14,7 @@
 #define MAX_IDS 256
 
 static const char *const usage[] = {
-    "usage: joule report (ID | --sweep IDS | --compare IDS | --tune FILE)",
+    "usage: joule report (ID | --sweep IDS | --compare IDS | --tune FILE|ID)",
     "                    -o FILE.html [--db PATH] [--title T]",
     "",
     "Write one self-contained HTML report (inline SVG charts and CSS, no script,",
@@ -28,7 +28,8 @@ static const char *const usage[] = {
     "                     and tokens/s against batch size per precision",
     "  --compare IDS      the experiments of a `joule compare`: as --sweep, with",
     "                     J per 1k tokens against accuracy and the Pareto frontier",
-    "  --tune FILE        a tuning trials CSV: the trials and their Pareto chart",
+    "  --tune FILE|ID     a tuning trials CSV, or a tuning of `joule results tune`:",
+    "                     the trials and their Pareto chart",
     "  -o, --output FILE  the report to write (.html)",
     "  --title T          the report's title (default: made from the data)",
     "  --db PATH          results database (also JOULE_DB)",
@@ -109,7 +110,7 @@ int cmd_report(int argc, char **argv, struct cli *cli)
     }
     if (o.src == SRC_NONE)
         return cli_usage_error(CMD, "what to report: an experiment ID, --sweep IDS, "
-                                    "--compare IDS or --tune FILE");
+                                    "--compare IDS or --tune FILE|ID");
     if (!o.out)
         return cli_usage_error(CMD, "no output file: give -o FILE.html");
     static const enum joule_report_kind kinds[] = {[SRC_RUN] = JOULE_REPORT_RUN,
@@ -120,6 +121,29 @@ int cmd_report(int argc, char **argv, struct cli *cli)
     int64_t ids[MAX_IDS];
     size_t n = 0;
     struct joule_store *s = NULL;
+    char tuned[4096];
+    if (o.src == SRC_TUNE && strspn(o.what, "0123456789") == strlen(o.what) &&
+        access(o.what, F_OK) != 0) {
+        /* A tuning of the results database (joule results tune): its
+         * trials.csv, which the database mirrors. */
+        int code = CLI_OK;
+        struct joule_store *ts = cli_open_results(CMD, o.db, &code);
+        if (!ts)
+            return code;
+        struct joule_table *t = NULL;
+        enum joule_status qs = joule_store_query(ts, JOULE_QUERY_TUNE, 0, &t);
+        tuned[0] = '\0';
+        for (size_t r = 0; qs == JOULE_OK && r < joule_table_rows(t); r++)
+            if (strcmp(joule_table_text(t, r, 0), o.what) == 0)
+                joule_strlcpy(tuned, joule_table_text(t, r, 2), sizeof(tuned));
+        joule_table_free(t);
+        joule_store_close(ts);
+        if (!tuned[0])
+            return cli_usage_error(CMD, "--tune %s: no such tuning in the results database "
+                                        "(joule results tune lists them)",
+                                   o.what);
+        o.what = tuned;
+    }
     if (o.src == SRC_TUNE) {
         if (access(o.what, R_OK) != 0) {
             fprintf(stderr, "joule report: %s: %s\n", o.what, strerror(errno));

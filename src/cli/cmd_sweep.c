@@ -462,6 +462,15 @@ static void print_rows(const struct sweep_opts *o, const struct row *rows, size_
     }
     printf("\nmeans over cycles, +- the 95%% confidence interval; details: joule results "
            "show ID\n");
+    /* The report of these experiments, ready to paste. */
+    char ids[2048] = "";
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(ids);
+        if (rows[i].id > 0 && l + 24 < sizeof(ids))
+            joule_fmt(ids + l, sizeof(ids) - l, "%s%lld", l ? "," : "", (long long)rows[i].id);
+    }
+    if (ids[0])
+        printf("report: joule report --sweep %s -o sweep.html\n", ids);
 }
 
 /* --- progress ------------------------------------------------------------ */

@@ -89,6 +89,12 @@ expect_exit 0 "result info" -- "$J" results export "$ID1" --what info --csv --db
 expect_in "$TMP/out" 'slurm_node"":""node01' "result: the node"
 expect_in "$TMP/out" 'slurm_array_task_id"":""1' "result: the array task"
 
+# The table for people ends with the report command of its experiments.
+expect_exit 0 "collect table" -- "$J" sweep collect "$ID" --sweep-dir "$TMP/sw"
+expect_in "$TMP/out" "report: joule report --sweep " "collect: the report command"
+IDS=$(sed -n 's/^report: joule report --sweep \([0-9,]*\) .*/\1/p' "$TMP/out")
+expect_exit 0 "the report" -- "$J" report --sweep "$IDS" -o "$TMP/sweep.html" --db "$TMP/r.db"
+
 # --print-only writes everything and submits nothing.
 n=$(wc -l <"$TMP/sbatch.calls")
 expect_exit 0 "print only" -- "$J" sweep - -m "$TMP/m.gguf" --vary batch_size=1,2,4 $SET \

@@ -110,6 +110,11 @@ for a, b in zip(db, f):
             assert abs(float(a[x]) - float(b[y])) <= 1e-9 * max(1, abs(float(b[y]))), (x, a, b)
 PY
 expect_exit 2 "results tune: no such tuning" -- "$J" results tune 999
+# A stored tuning's report, by its id.
+expect_exit 0 "report --tune ID" -- "$J" report --tune "$TID" -o "$TMP/tune.html"
+grep -q "<svg" "$TMP/tune.html" && ok || bad "report --tune ID: no chart"
+expect_exit 2 "report --tune unknown ID" -- "$J" report --tune 999 -o "$TMP/x.html"
+expect_in "$TMP/err" "joule results tune lists them" "report --tune: says where ids are"
 
 # Multi-objective search: TPE splits by Pareto rank (the setting is kept).
 expect_exit 0 "tune --search pareto" -- "$J" tune $BASE --trials 6 --search pareto \
