@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L /* sigaction */
 #include "cli.h"
 #include "joule_int.h"
+#include "store.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -207,4 +208,18 @@ struct joule_store *cli_open_results(const char *cmd, const char *db, int *code)
         return NULL;
     }
     return s;
+}
+
+bool cli_group_ids(const char *cmd, const char *opt, const char *kind, struct joule_store *s,
+                   const char *what, int64_t *ids, size_t max, size_t *n)
+{
+    /* One number naming a stored sweep (compare): its experiments.  A
+     * single experiment is no sweep, so the reading cannot be ambiguous. */
+    char *end;
+    errno = 0;
+    long long g = strtoll(what, &end, 10);
+    if (end != what && !*end && errno == 0 && g > 0 &&
+        joule_store_group_members(s, kind, g, ids, max, n) == JOULE_OK && *n > 0)
+        return true;
+    return cli_parse_ids(cmd, opt, what, ids, max, n);
 }

@@ -67,6 +67,13 @@ const char *cli_opt_value(int argc, char **argv, int *i, const char *name, bool 
 bool cli_parse_ids(const char *cmd, const char *opt, const char *s, int64_t *ids, size_t max,
                    size_t *n);
 
+/* The ids of --sweep or --compare: the experiments of the stored sweep
+ * (kind "sweep") or compare ("compare") when what is one number naming
+ * one, else the list cli_parse_ids reads. */
+struct joule_store;
+bool cli_group_ids(const char *cmd, const char *opt, const char *kind, struct joule_store *s,
+                   const char *what, int64_t *ids, size_t max, size_t *n);
+
 /* Parse a number for option `opt` in [min, max]; false (message printed) if
  * not. */
 bool cli_parse_double(const char *cmd, const char *opt, const char *v, double min, double max,

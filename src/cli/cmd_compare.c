@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "alloc.h"
 #include "joule_int.h"
+#include "store.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -604,6 +605,12 @@ int cmd_compare(int argc, char **argv, struct cli *cli)
                 col[i].loss <= o.max_drop + 1e-12 && (best < 0 || col[i].j_1k < col[best].j_1k))
                 best = (int)i;
         }
+        /* The compare's experiments, so a report or plot names them by one id. */
+        int64_t gids[MAX_PREC * MAX_BATCH], group = 0;
+        for (size_t i = 0; i < done && i < JOULE_ARRAY_LEN(gids); i++)
+            gids[i] = col[i].id;
+        if (done > 1 && joule_store_group_add(s, "compare", "compare", gids, done, &group) != JOULE_OK)
+            fprintf(stderr, "joule compare: %s\n", joule_store_errmsg(s));
         if (done > 0) {
             if (o.fmt == CLI_JSON) {
                 json_t *a = json_array();
@@ -634,6 +641,7 @@ int cmd_compare(int argc, char **argv, struct cli *cli)
                     json_pack("{s:o, s:f}", "configurations", a, "max_accuracy_drop", o.max_drop);
                 json_object_set_new(top, "recommended",
                                     best >= 0 ? json_integer(best) : json_null());
+                json_object_set_new(top, "compare_id", group ? json_integer(group) : json_null());
                 cli_print_json(top);
             } else if (o.fmt == CLI_CSV) {
                 printf("precision,batch_size,experiment_id,throughput_tok_s,throughput_tok_s_std,"
@@ -656,6 +664,9 @@ int cmd_compare(int argc, char **argv, struct cli *cli)
                 }
             } else {
                 print_table(&o, task, col, done, best);
+                if (group > 0)
+                    printf("compare %lld; report: joule report --compare %lld -o compare.html\n",
+                           (long long)group, (long long)group);
             }
         }
         if (cli_stop) {

@@ -183,15 +183,21 @@ static int build(const struct plot_opts *o, enum joule_chart_kind k, struct joul
         const char *opt = o->src == SRC_SWEEP     ? "--sweep"
                           : o->src == SRC_COMPARE ? "--compare"
                                                   : "ID";
-        if (!cli_parse_ids(CMD, opt, o->what, ids, MAX_IDS, &n))
-            return CLI_USAGE;
-        if (o->src == SRC_RUN && n != 1)
-            return cli_usage_error(CMD, "one experiment ID, not '%s' (use --sweep for several)",
-                                   o->what);
         int code = CLI_OK;
         struct joule_store *s = cli_open_results(CMD, o->db, &code);
         if (!s)
             return code;
+        const char *kind = o->src == SRC_SWEEP ? "sweep" : "compare";
+        if (o->src == SRC_RUN ? !cli_parse_ids(CMD, opt, o->what, ids, MAX_IDS, &n)
+                              : !cli_group_ids(CMD, opt, kind, s, o->what, ids, MAX_IDS, &n)) {
+            joule_store_close(s);
+            return CLI_USAGE;
+        }
+        if (o->src == SRC_RUN && n != 1) {
+            joule_store_close(s);
+            return cli_usage_error(CMD, "one experiment ID, not '%s' (use --sweep for several)",
+                                   o->what);
+        }
         st = joule_chart_from_store(s, k, ids, n, o->title, c, err, sizeof(err));
         joule_store_close(s);
     }

@@ -6,6 +6,7 @@
 #include "joule_int.h"
 
 #include "sha256.h"
+#include "store.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -385,7 +386,9 @@ static json_t *num_or_null(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-static void print_rows(const struct sweep_opts *o, const struct row *rows, size_t n)
+/* group: the stored sweep's id (0: none, the report line lists the ids). */
+static void print_rows(const struct sweep_opts *o, const struct row *rows, size_t n,
+                       int64_t group)
 {
     if (o->format == CLI_JSON) {
         json_t *a = json_array();
@@ -469,7 +472,10 @@ static void print_rows(const struct sweep_opts *o, const struct row *rows, size_
         if (rows[i].id > 0 && l + 24 < sizeof(ids))
             joule_fmt(ids + l, sizeof(ids) - l, "%s%lld", l ? "," : "", (long long)rows[i].id);
     }
-    if (ids[0])
+    if (group > 0)
+        printf("sweep %lld; report: joule report --sweep %lld -o sweep.html\n", (long long)group,
+               (long long)group);
+    else if (ids[0])
         printf("report: joule report --sweep %s -o sweep.html\n", ids);
 }
 
@@ -966,7 +972,7 @@ static int sweep_status(int argc, char **argv, bool collect)
                 fill_row(s, &rows[k]);
             }
             if (rows)
-                print_rows(&o, rows, n);
+                print_rows(&o, rows, n, 0);
             free(rows);
         }
     }
@@ -1084,7 +1090,24 @@ int cmd_sweep(int argc, char **argv, struct cli *cli)
             rows[j] = rows[j - 1];
             rows[j - 1] = t;
         }
-    print_rows(&o, rows, done);
+    /* The sweep's experiments, so reports and plots can name it by one id. */
+    int64_t group = 0;
+    int64_t *gids = calloc(done ? done : 1, sizeof(int64_t));
+    size_t ng = 0;
+    for (size_t i = 0; gids && i < done; i++)
+        if (rows[i].id > 0)
+            gids[ng++] = rows[i].id;
+    if (ng > 1) {
+        char label[512] = "";
+        for (size_t a = 0; a < o.n_axes; a++) {
+            size_t l = strlen(label);
+            joule_fmt(label + l, sizeof(label) - l, "%s%s", a ? " x " : "", o.axes[a].key);
+        }
+        if (joule_store_group_add(s, "sweep", label, gids, ng, &group) != JOULE_OK)
+            fprintf(stderr, "joule sweep: %s\n", joule_store_errmsg(s));
+    }
+    free(gids);
+    print_rows(&o, rows, done, group);
     if (cli_stop) {
         fprintf(stderr,
                 "joule sweep: interrupted after %zu of %zu points; run the same command again "

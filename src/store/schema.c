@@ -182,10 +182,28 @@ static const char migrate_v5[] =
     "ALTER TABLE requests ADD COLUMN tokens TEXT;\n"
     "PRAGMA user_version = 5;\n";
 
+/* Version 6: which experiments one sweep or one compare made, so that a
+ * report or a plot can name them by the sweep's (compare's) id. */
+static const char migrate_v6[] =
+    "CREATE TABLE groups (\n"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  created_at REAL NOT NULL,\n"
+    "  label TEXT\n"
+    ");\n"
+    "CREATE TABLE group_members (\n"
+    "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,\n"
+    "  position INTEGER NOT NULL,\n"
+    "  experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,\n"
+    "  PRIMARY KEY (group_id, position)\n"
+    ");\n"
+    "PRAGMA user_version = 6;\n";
+
 const char *const joule_store_migrations[JOULE_STORE_SCHEMA_VERSION] = {
     schema_v1,
     migrate_v2,
     migrate_v3,
     migrate_v4,
     migrate_v5,
+    migrate_v6,
 };

@@ -789,3 +789,74 @@ enum joule_status joule_store_tune_save(struct joule_store *s, const struct joul
         *id = run_id;
     return e;
 }
+
+/* --- groups: the experiments of a sweep or a compare ------------------------- */
+
+enum joule_status joule_store_group_add(struct joule_store *s, const char *kind,
+                                        const char *label, const int64_t *ids, size_t n,
+                                        int64_t *id)
+{
+    for (size_t i = 0; i < n; i++) {
+        enum joule_status e = experiment_exists(s, ids[i]);
+        if (e != JOULE_OK)
+            return e;
+    }
+    enum joule_status e = begin(s);
+    if (e != JOULE_OK)
+        return e;
+    sqlite3_stmt *st = NULL;
+    e = prepare(s,
+                "INSERT INTO groups (kind, created_at, label)"
+                " VALUES (?1, (julianday('now') - 2440587.5) * 86400.0, ?2)",
+                &st);
+    if (e == JOULE_OK) {
+        bind_text(st, 1, kind);
+        bind_text(st, 2, label);
+        e = run(s, st, "storing a group");
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    const int64_t gid = e == JOULE_OK ? sqlite3_last_insert_rowid(s->db) : 0;
+    if (e == JOULE_OK)
+        e = prepare(s,
+                    "INSERT INTO group_members (group_id, position, experiment_id)"
+                    " VALUES (?1, ?2, ?3)",
+                    &st);
+    for (size_t i = 0; e == JOULE_OK && i < n; i++) {
+        sqlite3_bind_int64(st, 1, gid);
+        sqlite3_bind_int64(st, 2, (int64_t)i);
+        sqlite3_bind_int64(st, 3, ids[i]);
+        e = run(s, st, "storing a group member");
+    }
+    sqlite3_finalize(st);
+    e = end(s, e);
+    if (e == JOULE_OK && id)
+        *id = gid;
+    return e;
+}
+
+enum joule_status joule_store_group_members(struct joule_store *s, const char *kind, int64_t id,
+                                            int64_t *ids, size_t cap, size_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    enum joule_status e = prepare(s, "SELECT 1 FROM groups WHERE id = ?1 AND kind = ?2", &st);
+    if (e != JOULE_OK)
+        return e;
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, kind);
+    const int found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (!found)
+        return joule_store_err(s, JOULE_ERR_NOT_FOUND, "no %s %lld", kind, (long long)id);
+    e = prepare(s,
+                "SELECT experiment_id FROM group_members WHERE group_id = ?1 ORDER BY position",
+                &st);
+    if (e != JOULE_OK)
+        return e;
+    sqlite3_bind_int64(st, 1, id);
+    while (sqlite3_step(st) == SQLITE_ROW && *n < cap)
+        ids[(*n)++] = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return JOULE_OK;
+}

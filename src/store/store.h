@@ -145,4 +145,16 @@ enum joule_status joule_store_tune_save(struct joule_store *s, const struct joul
                                         const struct joule_store_tune_trial *t, size_t n,
                                         int64_t *id);
 
+/* The experiments of one sweep or one compare (kind "sweep", "compare"),
+ * in their order; *id gets the group's id.  JOULE_ERR_NOT_FOUND for an
+ * experiment that does not exist. */
+enum joule_status joule_store_group_add(struct joule_store *s, const char *kind,
+                                        const char *label, const int64_t *ids, size_t n,
+                                        int64_t *id);
+
+/* The experiments of group id of kind into ids[0 .. *n) (at most cap).
+ * JOULE_ERR_NOT_FOUND when there is no such group of that kind. */
+enum joule_status joule_store_group_members(struct joule_store *s, const char *kind, int64_t id,
+                                            int64_t *ids, size_t cap, size_t *n);
+
 #endif /* JOULE_STORE_H */

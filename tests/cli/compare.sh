@@ -43,6 +43,7 @@ for i in (0, 2, 4):
 ok = [i for i, x in enumerate(c) if x["accuracy_loss"] <= d["max_accuracy_drop"] + 1e-12]
 best = min(ok, key=lambda i: c[i]["j_per_1k_tokens"])
 assert d["recommended"] == best, (d["recommended"], best)
+assert d["compare_id"] == 1, d.get("compare_id")  # the store keeps its experiments
 PY
 
 # Again: every configuration is reused (no new experiment), and the table for people.
@@ -52,6 +53,10 @@ expect_in "$TMP/out" "delta energy vs ref" "table: delta row"
 expect_in "$TMP/out" "perplexity increase" "table: accuracy delta row"
 expect_in "$TMP/out" "recommendation:" "table: a recommendation"
 expect_in "$TMP/out" "rule: the lowest energy per 1k output tokens" "table: the rule stated"
+expect_in "$TMP/out" "compare 2; report: joule report --compare 2 -o compare.html" \
+    "table: the compare's id and its report"
+expect_exit 0 "report of the compare by id" -- "$J" report --compare 2 -o "$TMP/c.html"
+expect_in "$TMP/out" "wrote $TMP/c.html (3 charts" "report --compare ID"
 n=$("$J" results list --csv | grep -c compare)
 [ "$n" -eq 6 ] && ok || bad "compare again: $n experiments, expected 6 (reused)"
 expect_not_in "$TMP/err" "task ppl" "compare again: scores taken from the store"

@@ -143,6 +143,16 @@ expect_exit 2 "csv x without y" -- "$J" plot --csv "$TMP/eapo.csv" --x value -o 
 expect_exit 2 "label without x/y" -- "$J" plot --csv "$TMP/eapo.csv" --label cfg_style \
     -o "$TMP/x.svg"
 
+# A sweep and a compare are stored with their experiments: one id names them.
+expect_exit 0 "sweep by its id" -- "$J" plot --sweep 1 -o "$TMP/g1.svg"
+sed 's/wrote .*//' "$TMP/out" >"$TMP/g1.txt"
+expect_exit 0 "sweep by its ids" -- "$J" plot --sweep 2-5 -o "$TMP/g2.svg"
+sed 's/wrote .*//' "$TMP/out" >"$TMP/g2.txt"
+sed -i 's/experiments [0-9, -]*//' "$TMP/g1.txt" "$TMP/g2.txt"
+cmp -s "$TMP/g1.txt" "$TMP/g2.txt" && ok || bad "--sweep 1 is experiments 2-5"
+expect_exit 0 "compare by its id" -- "$J" plot --compare 2 -o "$TMP/g3.svg"
+expect_in "$TMP/out" "4 points" "--compare 2 (ids count sweeps and compares together): its 4 configurations"
+
 # latency: a CDF per experiment, from a run, a sweep or a compare.
 expect_exit 0 "latency png" -- "$J" plot 1 --kind latency -o "$TMP/l.png"
 check "$TMP/l.png" png 800 500

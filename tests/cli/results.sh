@@ -133,7 +133,7 @@ if command -v sqlite3 >/dev/null 2>&1; then
     cp "$DB" "$TMP/newer.db"
     sqlite3 "$TMP/newer.db" "PRAGMA user_version = 7" && ok || bad "sqlite3 set version"
     expect_exit 2 "newer db" -- "$J" results --db "$TMP/newer.db" list
-    expect_in "$TMP/err" "was written by a newer joule (schema 7, this joule knows 5)" "newer db message"
+    expect_in "$TMP/err" "was written by a newer joule (schema 7, this joule knows 6)" "newer db message"
 fi
 
 finish
