@@ -767,6 +767,8 @@ static int diagnose(struct ctx *c)
                                     "and/or --energy J_PER_1K");
     struct joule_prediction ex;
     predict(c, p, (int32_t)o->batch, &ex);
+    /* The user's own measurement of this configuration, when there is one. */
+    const struct joule_calib_point *ms = measured(c, p, (int32_t)o->batch);
     const double d_tp = isfinite(o->throughput) ? o->throughput / ex.throughput_tok_s - 1 : NAN;
     const double d_e = isfinite(o->energy) ? o->energy / ex.j_per_1k_out - 1 : NAN;
     /* Known patterns, each with how well the observation fits it. */
@@ -832,6 +834,11 @@ static int diagnose(struct ctx *c)
         json_object_set_new(j, "throughput_deviation",
                             isfinite(d_tp) ? json_real(d_tp) : json_null());
         json_object_set_new(j, "energy_deviation", isfinite(d_e) ? json_real(d_e) : json_null());
+        if (ms)
+            json_object_set_new(j, "measured",
+                                json_pack("{s:I, s:f, s:f}", "experiment_id", (json_int_t)ms->id,
+                                          "j_per_1k_out_tokens", ms->measured,
+                                          "throughput_tok_s", ms->throughput));
         json_object_set_new(j, "sources", sources_json(c, fids, 1));
         cli_print_json(j);
         return CLI_OK;
@@ -847,6 +854,13 @@ static int diagnose(struct ctx *c)
     if (isfinite(o->energy))
         printf("- Your reported energy: %.4g J/1k tok; expected (%s): %.4g J/1k tok (%+.0f%%)\n",
                o->energy, source_label(c), ex.j_per_1k_out, 100 * d_e);
+    if (ms)
+        printf("- Measured here (experiment %lld, this configuration): %.4g tok/s, %.4g J/1k tok\n",
+               (long long)ms->id, ms->throughput, ms->measured);
+    else
+        printf("- Measured here: nothing yet for %s at batch %u on this device (joule run, then "
+               "--db)\n",
+               p->label, o->batch);
     if (f)
         printf("- Pattern data: %s (%s)\n", f->figure, f->source);
     printf("\n## Recommended Fix (Priority Order)\n");

@@ -80,6 +80,8 @@ expect_exit 0 "diagnose" -- "$J" advise diagnose -m mistral-7b --gpu rtx4090d \
 expect_in "$TMP/out" "INT8 energy paradox" "diagnose: the pattern"
 expect_in "$TMP/out" "Confidence: HIGH" "diagnose: confidence"
 expect_in "$TMP/out" "llm_int8_threshold=0.0" "diagnose: the fix"
+expect_in "$TMP/out" "Measured here: nothing yet for INT8 (default, threshold 6) at batch 1" \
+    "diagnose: says it has no measurement of this configuration"
 expect_exit 2 "diagnose without observation" -- "$J" advise diagnose -m 7B --gpu a800
 
 # Validation: BF16 before Ampere is refused with the reason; an unknown
