@@ -1001,7 +1001,8 @@ static void put_scalar(struct joule_buf *b, const char *s)
             joule_fmt(esc, sizeof(esc), "\\%c", (char)cp);
         else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f))
             joule_fmt(esc, sizeof(esc), "\\x%02x", (unsigned)cp);
-        else if (cp == 0xfeff || cp == 0xfffe || cp == 0xffff)
+        /* U+2028 and U+2029 are line breaks to a YAML reader: raw, they fold. */
+        else if (cp == 0xfeff || cp == 0xfffe || cp == 0xffff || cp == 0x2028 || cp == 0x2029)
             joule_fmt(esc, sizeof(esc), "\\u%04x", (unsigned)cp);
         else
             joule_fmt(esc, sizeof(esc), "%.*s", (int)n, (const char *)p);
