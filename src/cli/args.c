@@ -210,8 +210,10 @@ struct joule_store *cli_open_results(const char *cmd, const char *db, int *code)
     return s;
 }
 
-bool cli_group_ids(const char *cmd, const char *opt, const char *kind, struct joule_store *s,
-                   const char *what, int64_t *ids, size_t max, size_t *n)
+/* The ids of --sweep or --compare: the experiments of the stored sweep
+ * (compare) when what is one number naming one, else an id list. */
+static bool group_ids(const char *cmd, const char *opt, const char *kind, struct joule_store *s,
+                      const char *what, int64_t *ids, size_t max, size_t *n)
 {
     /* One number naming a stored sweep (compare): its experiments.  A
      * single experiment is no sweep, so the reading cannot be ambiguous. */
@@ -222,4 +224,27 @@ bool cli_group_ids(const char *cmd, const char *opt, const char *kind, struct jo
         joule_store_group_members(s, kind, g, ids, max, n) == JOULE_OK && *n > 0)
         return true;
     return cli_parse_ids(cmd, opt, what, ids, max, n);
+}
+
+struct joule_store *cli_open_experiments(const char *cmd, const char *db, const char *kind,
+                                         const char *what, int64_t *ids, size_t max, size_t *n,
+                                         int *code)
+{
+    struct joule_store *s = cli_open_results(cmd, db, code);
+    if (!s)
+        return NULL;
+    char opt[32];
+    joule_fmt(opt, sizeof(opt), "%s%s", kind ? "--" : "ID", kind ? kind : "");
+    bool ok = kind ? group_ids(cmd, opt, kind, s, what, ids, max, n)
+                   : cli_parse_ids(cmd, opt, what, ids, max, n);
+    if (ok && !kind && *n != 1) {
+        cli_usage_error(cmd, "one experiment ID, not '%s' (use --sweep for several)", what);
+        ok = false;
+    }
+    if (!ok) {
+        joule_store_close(s);
+        *code = CLI_USAGE;
+        return NULL;
+    }
+    return s;
 }

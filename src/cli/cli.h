@@ -67,12 +67,14 @@ const char *cli_opt_value(int argc, char **argv, int *i, const char *name, bool 
 bool cli_parse_ids(const char *cmd, const char *opt, const char *s, int64_t *ids, size_t max,
                    size_t *n);
 
-/* The ids of --sweep or --compare: the experiments of the stored sweep
- * (kind "sweep") or compare ("compare") when what is one number naming
- * one, else the list cli_parse_ids reads. */
+/* The results database (as cli_open_results) and the experiments a plot
+ * or report names: one experiment ID (kind NULL), or a sweep or compare
+ * (kind "sweep", "compare"): a stored one's id, or a list cli_parse_ids
+ * reads.  NULL, the message printed and *code set, on error. */
 struct joule_store;
-bool cli_group_ids(const char *cmd, const char *opt, const char *kind, struct joule_store *s,
-                   const char *what, int64_t *ids, size_t max, size_t *n);
+struct joule_store *cli_open_experiments(const char *cmd, const char *db, const char *kind,
+                                         const char *what, int64_t *ids, size_t max, size_t *n,
+                                         int *code);
 
 /* Parse a number for option `opt` in [min, max]; false (message printed) if
  * not. */

@@ -180,24 +180,14 @@ static int build(const struct plot_opts *o, enum joule_chart_kind k, struct joul
     } else {
         int64_t ids[MAX_IDS];
         size_t n = 0;
-        const char *opt = o->src == SRC_SWEEP     ? "--sweep"
-                          : o->src == SRC_COMPARE ? "--compare"
-                                                  : "ID";
+        const char *kind = o->src == SRC_SWEEP     ? "sweep"
+                           : o->src == SRC_COMPARE ? "compare"
+                                                   : NULL;
         int code = CLI_OK;
-        struct joule_store *s = cli_open_results(CMD, o->db, &code);
+        struct joule_store *s =
+            cli_open_experiments(CMD, o->db, kind, o->what, ids, MAX_IDS, &n, &code);
         if (!s)
             return code;
-        const char *kind = o->src == SRC_SWEEP ? "sweep" : "compare";
-        if (o->src == SRC_RUN ? !cli_parse_ids(CMD, opt, o->what, ids, MAX_IDS, &n)
-                              : !cli_group_ids(CMD, opt, kind, s, o->what, ids, MAX_IDS, &n)) {
-            joule_store_close(s);
-            return CLI_USAGE;
-        }
-        if (o->src == SRC_RUN && n != 1) {
-            joule_store_close(s);
-            return cli_usage_error(CMD, "one experiment ID, not '%s' (use --sweep for several)",
-                                   o->what);
-        }
         st = joule_chart_from_store(s, k, ids, n, o->title, c, err, sizeof(err));
         joule_store_close(s);
     }

@@ -152,24 +152,13 @@ int cmd_report(int argc, char **argv, struct cli *cli)
         ro.csv_path = o.what;
         ro.source = o.what;
     } else {
-        const char *opt = o.src == SRC_SWEEP     ? "--sweep"
-                          : o.src == SRC_COMPARE ? "--compare"
-                                                 : "ID";
+        const char *kind = o.src == SRC_SWEEP     ? "sweep"
+                           : o.src == SRC_COMPARE ? "compare"
+                                                  : NULL;
         int code = CLI_OK;
-        s = cli_open_results(CMD, o.db, &code);
+        s = cli_open_experiments(CMD, o.db, kind, o.what, ids, MAX_IDS, &n, &code);
         if (!s)
             return code;
-        const char *kind = o.src == SRC_SWEEP ? "sweep" : "compare";
-        if (o.src == SRC_RUN ? !cli_parse_ids(CMD, opt, o.what, ids, MAX_IDS, &n)
-                             : !cli_group_ids(CMD, opt, kind, s, o.what, ids, MAX_IDS, &n)) {
-            joule_store_close(s);
-            return CLI_USAGE;
-        }
-        if (o.src == SRC_RUN && n != 1) {
-            joule_store_close(s);
-            return cli_usage_error(CMD, "one experiment ID, not '%s' (use --sweep for several)",
-                                   o.what);
-        }
         ro.ids = ids;
         ro.n_ids = n;
         ro.source = joule_store_path(s);
