@@ -1040,6 +1040,16 @@ struct joule_run_options {
     volatile int *stop;
     void (*on_progress)(void *user, const struct joule_progress *p);
     void *user;
+    /* One experiment on several nodes (docs/scale-out.md): nodes > 1 with a
+     * join_key every node shares.  Rank 0 (the lead) runs the workload and
+     * the experiment; every other rank only measures its own devices over
+     * the lead's windows, through the shared store.  node names this node
+     * in the results; node_timeout_s bounds every wait for another node. */
+    int32_t nodes;
+    const char *join_key;
+    int32_t rank;
+    const char *node;
+    double node_timeout_s;
 };
 
 /* The model file of a model argument: spec itself, or for

@@ -48,6 +48,14 @@ static const char *const usage[] = {
     "  --resume ID            continue experiment ID's missing cycles",
     "  --fresh                never resume an unfinished run of the same config",
     "  --parallel N           runs at once: only with disjoint GPUs per run",
+    "  --nodes N              one experiment measured on N nodes: run the same",
+    "                         command on each; rank 0 runs the workload, the",
+    "                         others measure their own devices (docs/scale-out.md)",
+    "  --join KEY             what the nodes share (default $SLURM_JOB_ID)",
+    "  --rank R               this node's rank (default $SLURM_PROCID, else 0)",
+    "  --node NAME            this node's name (default $SLURMD_NODENAME, else",
+    "                         the host name)",
+    "  --node-timeout S       longest wait for another node (default 600)",
     "  --json, --csv          print the summary for machines",
     "  --quiet                no progress, only the result",
     "",
@@ -114,11 +122,18 @@ struct run_opts {
     bool fresh;
     unsigned parallel;
     enum cli_format format;
+    /* several nodes */
+    unsigned nodes;
+    const char *join, *node;
+    long rank; /* -1: not given */
+    double node_timeout;
+    char host[256];
 };
 
 static int parse_args(int argc, char **argv, struct run_opts *o)
 {
     memset(o, 0, sizeof(*o));
+    o->rank = -1;
     o->configs = calloc((size_t)argc, sizeof(char *));
     o->sets = calloc((size_t)argc, sizeof(struct kv));
     if (!o->configs || !o->sets) {
@@ -166,6 +181,34 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
         if ((v = cli_opt_value(argc, argv, &i, "--parallel", &missing))) {
             if (!cli_parse_u32("run", "--parallel", v, 1, 64, &o->parallel))
                 return CLI_USAGE;
+            continue;
+        }
+        if ((v = cli_opt_value(argc, argv, &i, "--nodes", &missing))) {
+            if (!cli_parse_u32("run", "--nodes", v, 1, 64, &o->nodes))
+                return CLI_USAGE;
+            continue;
+        }
+        if ((v = cli_opt_value(argc, argv, &i, "--join", &missing))) {
+            o->join = v;
+            continue;
+        }
+        if ((v = cli_opt_value(argc, argv, &i, "--node", &missing))) {
+            o->node = v;
+            continue;
+        }
+        if ((v = cli_opt_value(argc, argv, &i, "--rank", &missing))) {
+            unsigned rank;
+            if (!cli_parse_u32("run", "--rank", v, 0, 63, &rank))
+                return CLI_USAGE;
+            o->rank = rank;
+            continue;
+        }
+        if ((v = cli_opt_value(argc, argv, &i, "--node-timeout", &missing))) {
+            char *end = NULL;
+            o->node_timeout = strtod(v, &end);
+            if (!*v || *end || !(o->node_timeout > 0))
+                return cli_usage_error("run", "--node-timeout: '%s' is not a number of seconds",
+                                       v);
             continue;
         }
         if ((v = cli_opt_value(argc, argv, &i, "--set", &missing))) {
@@ -322,6 +365,9 @@ static void print_summary(struct joule_store *s, int64_t id)
     const char *name = info_field(info, "name"), *status = info_field(info, "status");
     const char *flags = info_field(info, "flags");
     printf("experiment %lld  %s  [%s]\n", (long long)id, name ? name : "", status ? status : "?");
+    const char *nodes = info_field(info, "nodes");
+    if (nodes)
+        printf("nodes: %s (energy summed over them)\n", nodes);
     long cm = col_of(sum, "metric"), cmean = col_of(sum, "mean"), cci = col_of(sum, "ci95"),
          ccv = col_of(sum, "cv"), cn = col_of(sum, "n");
     printf("\n  %-30s %12s %10s %7s %3s  %s\n", "metric", "mean", "+-95% CI", "CV", "n", "unit");
@@ -402,7 +448,9 @@ static int build_config(const char *path, const struct run_opts *o, struct joule
     }
     for (size_t i = 0; st == JOULE_OK && i < o->n_sets; i++)
         st = joule_config_set(c, o->sets[i].key, o->sets[i].value, err, sizeof(err));
-    if (st == JOULE_OK)
+    /* Another node of a multi-node run only measures: it needs no model. */
+    const bool measures_only = o->nodes > 1 && o->rank > 0;
+    if (st == JOULE_OK && !measures_only)
         st = joule_config_validate(c, err, sizeof(err));
     if (st != JOULE_OK) {
         fprintf(stderr, "joule run: %s\n", err);
@@ -447,6 +495,11 @@ static int run_one(const char *path, const struct run_opts *o, struct cli *cli)
         .stop = &cli_stop,
         .on_progress = on_progress,
         .user = &ps,
+        .nodes = (int32_t)o->nodes,
+        .join_key = o->join,
+        .rank = (int32_t)o->rank,
+        .node = o->node,
+        .node_timeout_s = o->node_timeout,
     };
     int64_t id = 0;
     enum joule_status st = joule_experiment_run(c, s, &ro, &id, err, sizeof(err));
@@ -486,6 +539,42 @@ static int run_one(const char *path, const struct run_opts *o, struct cli *cli)
     return rc;
 }
 
+/* --nodes: the join key, rank and node name from the flags, else from
+ * Slurm's environment (srun gives every task the same job id), else the
+ * host. */
+static int check_nodes(struct run_opts *o)
+{
+    if (o->nodes <= 1) {
+        if (o->join || o->rank >= 0)
+            return cli_usage_error("run", "--join and --rank need --nodes N (N > 1)");
+        return CLI_OK;
+    }
+    const char *env;
+    if (!o->join && (env = getenv("SLURM_JOB_ID")) && *env)
+        o->join = env;
+    if (!o->join)
+        return cli_usage_error("run", "--nodes %u needs --join KEY: the same key on every "
+                               "node (under Slurm it defaults to the job id)",
+                               o->nodes);
+    if (o->rank < 0) {
+        env = getenv("SLURM_PROCID");
+        o->rank = env && *env ? strtol(env, NULL, 10) : 0;
+    }
+    if (o->rank >= (long)o->nodes)
+        return cli_usage_error("run", "--rank %ld is out of range for --nodes %u (0..%u)",
+                               o->rank, o->nodes, o->nodes - 1);
+    if (!o->node && (env = getenv("SLURMD_NODENAME")) && *env)
+        o->node = env;
+    if (!o->node) {
+        if (gethostname(o->host, sizeof(o->host) - 1) != 0 || !o->host[0])
+            joule_fmt(o->host, sizeof(o->host), "rank%ld", o->rank);
+        o->node = o->host;
+    }
+    if (o->n_configs > 1 || o->parallel > 1)
+        return cli_usage_error("run", "--nodes runs one config, not several at once");
+    return CLI_OK;
+}
+
 /* Concurrent runs corrupt each other's energy when they share a device:
  * allowed only when every run names its own GPUs. */
 static int check_parallel(const struct run_opts *o)
@@ -515,6 +604,8 @@ int cmd_run(int argc, char **argv, struct cli *cli)
         rc = cli_usage_error("run", "--resume takes at most one config");
     if (rc == CLI_OK)
         rc = check_parallel(&o);
+    if (rc == CLI_OK)
+        rc = check_nodes(&o);
     if (rc != CLI_OK) {
         run_opts_free(&o);
         return rc;

@@ -20,6 +20,7 @@
 #include "fileio.h"
 #include "joule_int.h"
 #include "metrics.h"
+#include "nodes.h"
 #include "sha256.h"
 #include "store.h"
 
@@ -88,6 +89,9 @@ struct run {
     struct joule_reading batch_sum[JOULE_BACKEND_N_PHASES]; /* over the batch */
     enum joule_status hook_status;
     char hook_err[256];
+    /* several nodes: the lead's side (nodes.h); multi is 0 on one node */
+    int multi;
+    struct joule_nodes nodes;
 };
 
 static const char *const phase_window[JOULE_BACKEND_N_PHASES] = {"prefill", "decode", "all",
@@ -525,6 +529,9 @@ static enum joule_status run_cycle(struct run *r, int64_t id, int32_t cycle, int
     }
     struct joule_backend_info before;
     r->ops->info(r->b, &before); /* the int8 counters at the start */
+    if (r->multi && (st = joule_nodes_cycle_begin(&r->nodes, cycle, r->err, r->err_size)) !=
+                        JOULE_OK)
+        goto out;
     const double started_at = joule_wall_s();
     struct joule_reading run;
     if ((st = joule_meter_begin(r->m, "run")) != JOULE_OK) {
@@ -563,6 +570,11 @@ static enum joule_status run_cycle(struct run *r, int64_t id, int32_t cycle, int
     }
     if (st != JOULE_OK)
         goto out;
+    /* The other nodes' windows, added in: energy summed, the longest
+     * duration.  Their timelines stay on their nodes. */
+    if (r->multi && (st = joule_nodes_cycle_end(&r->nodes, cycle, &run, r->err, r->err_size)) !=
+                        JOULE_OK)
+        goto out;
 
     /* Outside the window from here on. */
     size_t npw = 0;
@@ -585,7 +597,10 @@ static enum joule_status run_cycle(struct run *r, int64_t id, int32_t cycle, int
     const struct joule_reading *steady = &r->phase_sum[JOULE_BACKEND_PHASE_STEADY];
     if (r->info.steady && (!steady->n_domains || steady->duration_s < c->protocol.min_window_s))
         flag_add(flags, sizeof(flags), "steady-state-short");
-    const int phases = r->info.phases && r->phase_sum[JOULE_BACKEND_PHASE_PREFILL].n_domains &&
+    /* Phases are the lead's alone: on several nodes only the whole window
+     * holds every node's energy. */
+    const int phases = !r->multi && r->info.phases &&
+                       r->phase_sum[JOULE_BACKEND_PHASE_PREFILL].n_domains &&
                        r->phase_sum[JOULE_BACKEND_PHASE_DECODE].n_domains;
     struct joule_cycle_data d = {
         .repeats = k,
@@ -594,8 +609,9 @@ static enum joule_status run_cycle(struct run *r, int64_t id, int32_t cycle, int
         .decode = phases ? &r->phase_sum[JOULE_BACKEND_PHASE_DECODE] : NULL,
         .req = all,
         .n_req = (size_t)k * n,
+        /* The lead's samples alone would misstate the nodes' power. */
         .power_w = pw,
-        .n_power = npw,
+        .n_power = r->multi ? 0 : npw,
         .peak_rss_mib = peak_rss_mib(),
         .n_params = r->info.n_params,
         .compute_params = r->info.compute_params,
@@ -745,7 +761,8 @@ static enum joule_status open_experiment(struct run *r, const char *yaml, const 
     const struct joule_run_options *o = r->o;
     int64_t found = o && o->resume_id > 0 ? o->resume_id : 0;
     enum joule_status st;
-    if (!found && !(o && o->fresh)) {
+    /* A multi-node run is a new experiment unless resumed by id. */
+    if (!found && !(o && o->fresh) && !r->multi) {
         if ((st = joule_store_find_incomplete(r->s, hash, &found)) != JOULE_OK) {
             joule_fmt(r->err, r->err_size, "%s", joule_store_errmsg(r->s));
             return st;
@@ -825,8 +842,12 @@ enum joule_status joule_experiment_run(const struct joule_config *c, struct joul
         err[0] = '\0';
     if (!c || !s)
         return JOULE_ERR_INVALID;
+    /* Another node of a multi-node experiment only measures. */
+    if (o && o->nodes > 1 && o->rank > 0)
+        return joule_nodes_follow(c, s, o, id_out, err, err_size);
     struct run r = {.c = c, .o = o, .s = s, .err = err, .err_size = err_size};
     r.t0 = joule_wall_s();
+    r.multi = o && o->nodes > 1;
     enum joule_status st = joule_config_validate(c, err, err_size);
     if (st != JOULE_OK)
         return st;
@@ -854,7 +875,7 @@ enum joule_status joule_experiment_run(const struct joule_config *c, struct joul
     path[0] = digest[0] = '\0';
     if (c->model && (st = model_file(&r, path, sizeof(path), digest)) != JOULE_OK)
         goto out;
-    if (o && o->skip_completed && !o->fresh && o->resume_id <= 0) {
+    if (o && o->skip_completed && !o->fresh && o->resume_id <= 0 && !r.multi) {
         int64_t done_id = 0;
         if ((st = joule_store_find_completed(s, hash, digest, &done_id)) != JOULE_OK) {
             joule_fmt(err, err_size, "%s", joule_store_errmsg(s));
@@ -1003,6 +1024,20 @@ enum joule_status joule_experiment_run(const struct joule_config *c, struct joul
             goto out;
         }
     }
+    if (r.multi) {
+        r.nodes = (struct joule_nodes){.s = s,
+                                       .id = id,
+                                       .n_nodes = o->nodes,
+                                       .node = o->node ? o->node : "",
+                                       .timeout_s = o->node_timeout_s > 0 ? o->node_timeout_s
+                                                                          : 600,
+                                       .stop = o->stop};
+        progress(&r, "nodes", 0, 0, 0, NULL);
+        if ((st = joule_nodes_lead_open(&r.nodes, o->join_key ? o->join_key : "", err,
+                                        err_size)) != JOULE_OK ||
+            (st = joule_nodes_wait_ready(&r.nodes, err, err_size)) != JOULE_OK)
+            goto out;
+    }
     if ((st = warmup(&r)) != JOULE_OK)
         goto out;
     int32_t first_cycle = -1, last_cycle = -1;
@@ -1048,6 +1083,9 @@ out:
         joule_store_experiment_status(s, id, JOULE_STATUS_FAILED, exp_flags);
         joule_strlcpy(err, keep, err_size);
     }
+    /* After the status: the other nodes read it when they see this. */
+    if (r.multi && r.nodes.id)
+        joule_nodes_lead_close(&r.nodes);
     for (size_t i = 0; i < r.n_prompts; i++)
         joule_backend_prompt_free(&r.prompts[i]);
     free(r.prompts);

@@ -582,6 +582,29 @@ static enum joule_status q_info(const struct joule_table *e, const struct exp_da
     return JOULE_OK;
 }
 
+/* The field "nodes" of a multi-node experiment: "node01 (lead), node02",
+ * by rank.  Nothing on one node. */
+static enum joule_status info_nodes(struct joule_store *s, int64_t id, struct joule_table *info)
+{
+    struct joule_table *n = NULL;
+    enum joule_status r = sql_table(s,
+                                    "SELECT node, node_rank FROM nodes WHERE experiment_id = ?1"
+                                    " ORDER BY node_rank",
+                                    id, &n);
+    char text[2048] = "";
+    for (size_t i = 0; r == JOULE_OK && i < joule_table_rows(n); i++) {
+        size_t len = strlen(text);
+        joule_fmt(text + len, sizeof(text) - len, "%s%s%s", i ? ", " : "",
+                  joule_table_text(n, i, 0), joule_table_number(n, i, 1) == 0 ? " (lead)" : "");
+    }
+    size_t row;
+    if (r == JOULE_OK && text[0] && (r = joule_table_add_row(info, &row)) == JOULE_OK &&
+        (r = joule_table_set_text(info, row, 0, "nodes")) == JOULE_OK)
+        r = joule_table_set_text(info, row, 1, text);
+    joule_table_free(n);
+    return r;
+}
+
 /* The power samples with the cycle each belongs to.  Samples carry the
  * meter's clock and cycles the wall clock, so the cycles' start times are
  * aligned on the first sample (the first cycle's window opens there): a
@@ -715,7 +738,11 @@ enum joule_status joule_store_query(struct joule_store *s, enum joule_query q, i
         case JOULE_QUERY_SUMMARY: r = q_summary(&d, prov, out); break;
         case JOULE_QUERY_CYCLES: r = q_cycles(&d, out); break;
         case JOULE_QUERY_EXPORT: r = q_export(e, &d, prov, out); break;
-        default: r = q_info(e, &d, out); break;
+        default:
+            r = q_info(e, &d, out);
+            if (r == JOULE_OK)
+                r = info_nodes(s, id, *out);
+            break;
         }
         exp_data_free(&d);
     }

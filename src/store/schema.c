@@ -199,6 +199,32 @@ static const char migrate_v6[] =
     ");\n"
     "PRAGMA user_version = 6;\n";
 
+/* Version 7: one experiment measured on several nodes (docs/scale-out.md).
+ * node_runs marks an experiment as multi-node under a join key; nodes holds
+ * each node's state, which the lead and the other nodes use to open and close
+ * every cycle's window together, and the reading of its last window, which
+ * the lead adds into the cycle's. */
+static const char migrate_v7[] =
+    "CREATE TABLE node_runs (\n"
+    "  experiment_id INTEGER PRIMARY KEY REFERENCES experiments(id) ON DELETE CASCADE,\n"
+    "  join_key TEXT NOT NULL,\n"
+    "  nodes INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX node_runs_by_key ON node_runs(join_key);\n"
+    "CREATE TABLE nodes (\n"
+    "  experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,\n"
+    "  node_rank INTEGER NOT NULL,\n"
+    "  node TEXT NOT NULL,\n"
+    "  state TEXT NOT NULL,\n"
+    "  cycle INTEGER NOT NULL,\n"
+    "  updated_at REAL,\n"
+    "  reading_json TEXT,\n"
+    "  environment_json TEXT,\n"
+    "  meter_json TEXT,\n"
+    "  PRIMARY KEY (experiment_id, node_rank)\n"
+    ");\n"
+    "PRAGMA user_version = 7;\n";
+
 const char *const joule_store_migrations[JOULE_STORE_SCHEMA_VERSION] = {
     schema_v1,
     migrate_v2,
@@ -206,4 +232,5 @@ const char *const joule_store_migrations[JOULE_STORE_SCHEMA_VERSION] = {
     migrate_v4,
     migrate_v5,
     migrate_v6,
+    migrate_v7,
 };

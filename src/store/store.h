@@ -157,4 +157,50 @@ enum joule_status joule_store_group_add(struct joule_store *s, const char *kind,
 enum joule_status joule_store_group_members(struct joule_store *s, const char *kind, int64_t id,
                                             int64_t *ids, size_t cap, size_t *n);
 
+/* --- one experiment on several nodes (src/store/nodes.c) ------------------
+ * The lead (rank 0) runs the workload; every other node measures its own
+ * devices over the same windows.  They meet through these rows: each node
+ * has a state and a cycle, the lead moves "begin" -> "end" per cycle, the
+ * others answer "measuring" -> "done" with the reading of their window. */
+
+/* Node states. */
+#define JOULE_NODE_READY "ready"         /* joined, idle baseline taken */
+#define JOULE_NODE_BEGIN "begin"         /* lead: open the window of cycle */
+#define JOULE_NODE_END "end"             /* lead: close it */
+#define JOULE_NODE_MEASURING "measuring" /* other: window of cycle open */
+#define JOULE_NODE_DONE "done"           /* other: reading of cycle written */
+#define JOULE_NODE_FINISHED "finished"   /* lead: no more cycles */
+#define JOULE_NODE_FAILED "failed"       /* reading_json holds {"error": ...} */
+
+struct joule_store_node {
+    int32_t rank;
+    char node[128];
+    char state[16];
+    int32_t cycle;
+};
+
+/* Marks experiment id as measured on n_nodes nodes under join_key. */
+enum joule_status joule_store_nodes_open(struct joule_store *s, int64_t id, const char *join_key,
+                                         int32_t n_nodes);
+
+/* The newest running experiment opened under join_key: *id and *n_nodes,
+ * or *id = 0 when there is none (yet). */
+enum joule_status joule_store_nodes_find(struct joule_store *s, const char *join_key,
+                                         int64_t *id, int32_t *n_nodes);
+
+/* Sets node rank's state and cycle (made on first use).  reading_json,
+ * environment_json and meter_json replace the stored ones when not NULL. */
+enum joule_status joule_store_node_set(struct joule_store *s, int64_t id, int32_t rank,
+                                       const char *node, const char *state, int32_t cycle,
+                                       const char *reading_json, const char *environment_json,
+                                       const char *meter_json);
+
+/* The nodes of experiment id by rank into out[0 .. *n) (at most cap). */
+enum joule_status joule_store_nodes_get(struct joule_store *s, int64_t id,
+                                        struct joule_store_node *out, size_t cap, size_t *n);
+
+/* Node rank's last reading (free with joule_free); NULL when none. */
+enum joule_status joule_store_node_reading(struct joule_store *s, int64_t id, int32_t rank,
+                                           char **reading_json);
+
 #endif /* JOULE_STORE_H */

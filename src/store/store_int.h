@@ -19,7 +19,7 @@ struct joule_store {
 /* --- schema.c ------------------------------------------------------------- */
 
 /* The schema version this code writes (PRAGMA user_version). */
-#define JOULE_STORE_SCHEMA_VERSION 6
+#define JOULE_STORE_SCHEMA_VERSION 7
 /* 'JOUL': PRAGMA application_id of a joule database. */
 #define JOULE_STORE_APPLICATION_ID 0x4a4f554c
 

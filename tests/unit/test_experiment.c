@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
 #include "metrics.h"
+#include "nodes.h"
 #include "store.h"
 #include "test.h"
 
@@ -382,11 +383,93 @@ static void test_flops(void)
                3 * 2 * P + 4 * L * E * 6, 0);
 }
 
+/* Another node's reading travels as JSON (missing numbers included) and is
+ * added into the lead's: domains renamed, totals summed, the longer window,
+ * the weakest provenance, "partial" when a node has no total. */
+static void test_node_readings(void)
+{
+    struct joule_reading a, b, back;
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    strcpy(a.name, "run");
+    a.duration_s = 2.0;
+    a.total_energy_j = 80;
+    a.total_bound_j = 1;
+    a.total_net_energy_j = 20;
+    a.total_net_bound_j = 2;
+    a.n_domains = 1;
+    strcpy(a.domains[0].name, "pkg");
+    a.domains[0].energy_j = 80;
+    a.domains[0].in_total = 1;
+    strcpy(b.name, "run");
+    b.duration_s = 2.5;
+    b.total_energy_j = 250;
+    b.total_bound_j = 3;
+    b.total_net_energy_j = NAN; /* no idle baseline there */
+    b.total_net_bound_j = NAN;
+    b.total_provenance = JOULE_PROV_SAMPLED;
+    b.flags = JOULE_FLAG_COARSE;
+    b.n_domains = 2;
+    strcpy(b.domains[0].name, "gpu0");
+    strcpy(b.domains[0].source, "nvml");
+    strcpy(b.domains[0].note, "power samples");
+    b.domains[0].kind = JOULE_DOMAIN_GPU;
+    b.domains[0].provenance = JOULE_PROV_SAMPLED;
+    b.domains[0].energy_j = 250;
+    b.domains[0].idle_power_w = NAN;
+    b.domains[0].n_samples = 25;
+    b.domains[0].in_total = 1;
+    strcpy(b.domains[1].name, "gpu1");
+    b.domains[1].provenance = JOULE_PROV_UNAVAILABLE;
+    b.domains[1].energy_j = NAN;
+
+    char *json = joule_reading_to_json(&b);
+    CHECK(json != NULL);
+    CHECK(joule_reading_from_json(json ? json : "", &back) == JOULE_OK);
+    free(json);
+    CHECK(back.n_domains == 2);
+    CHECK_NEAR(back.duration_s, 2.5, 0);
+    CHECK(back.total_provenance == JOULE_PROV_SAMPLED);
+    CHECK(back.flags == JOULE_FLAG_COARSE);
+    CHECK(isnan(back.total_net_energy_j));
+    CHECK_STR(back.domains[0].source, "nvml");
+    CHECK_STR(back.domains[0].note, "power samples");
+    CHECK(back.domains[0].kind == JOULE_DOMAIN_GPU);
+    CHECK(back.domains[0].n_samples == 25);
+    CHECK(isnan(back.domains[0].idle_power_w));
+    CHECK(back.domains[1].provenance == JOULE_PROV_UNAVAILABLE);
+    CHECK(isnan(back.domains[1].energy_j));
+    CHECK(joule_reading_from_json("{\"domains\": 3}", &back) == JOULE_ERR_FORMAT);
+    CHECK(joule_reading_from_json("not json", &back) == JOULE_ERR_FORMAT);
+
+    joule_reading_add_node(&a, &b, "node02");
+    CHECK(a.n_domains == 3);
+    CHECK_STR(a.domains[1].name, "node02:gpu0");
+    CHECK_STR(a.domains[2].name, "node02:gpu1");
+    CHECK_NEAR(a.total_energy_j, 330, 1e-12);
+    CHECK_NEAR(a.total_bound_j, 4, 1e-12);
+    CHECK(isnan(a.total_net_energy_j)); /* net only when every node has it */
+    CHECK_NEAR(a.duration_s, 2.5, 0);
+    CHECK(a.total_provenance == JOULE_PROV_SAMPLED);
+    CHECK(a.flags & JOULE_FLAG_MIXED);
+    CHECK(a.flags & JOULE_FLAG_COARSE);
+    CHECK(!(a.flags & JOULE_FLAG_PARTIAL));
+    b.total_energy_j = NAN; /* a node with no number */
+    joule_reading_add_node(&a, &b, "node03");
+    CHECK_NEAR(a.total_energy_j, 330, 1e-12);
+    CHECK(a.flags & JOULE_FLAG_PARTIAL);
+    /* more domains than a reading holds: the rest are dropped, no overflow */
+    for (int i = 0; i < 20; i++)
+        joule_reading_add_node(&a, &b, "nodeX");
+    CHECK(a.n_domains == JOULE_MAX_DOMAINS);
+}
+
 int main(void)
 {
     const char *t = getenv("JOULE_TEST_TMP");
     snprintf(tmpdir, sizeof(tmpdir), "%s", t && *t ? t : "/tmp");
     RUN(test_flops);
+    RUN(test_node_readings);
     if (!setup()) {
         CHECK(0);
         TEST_MAIN_END();
