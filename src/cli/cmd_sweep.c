@@ -704,7 +704,10 @@ static int slurm_sweep(const struct sweep_opts *o, struct joule_config **cfg, si
         return CLI_USAGE;
     }
     const char *dbp = default_db(o->db);
-    absolute(dbp, db, sizeof(db));
+    if (strstr(dbp, "://")) /* a database URL (postgresql://...) is the same on every node */
+        joule_strlcpy(db, dbp, sizeof(db));
+    else
+        absolute(dbp, db, sizeof(db));
     if (!realpath("/proc/self/exe", joule))
         joule_strlcpy(joule, "joule", sizeof(joule));
     json_t *m = json_pack("{s:s, s:s, s:s, s:i}", "id", id, "db", db, "joule", joule,
@@ -960,7 +963,8 @@ static int sweep_status(int argc, char **argv, bool collect)
         slurm_states(json_string_value(json_array_get(jobs, j)), sdir, st, n);
     struct joule_store *s = NULL;
     char err[1024];
-    if (rc == CLI_OK && access(db, F_OK) == 0) {
+    /* A SQLite file no task has written yet: nothing stored so far. */
+    if (rc == CLI_OK && (strstr(db, "://") || access(db, F_OK) == 0)) {
         if (joule_store_open(db, &s, err, sizeof(err)) != JOULE_OK) {
             fprintf(stderr, "joule sweep: %s\n", err);
             rc = CLI_RUNTIME;

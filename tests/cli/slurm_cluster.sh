@@ -153,14 +153,18 @@ done
 [ "$st" = idle ] || skip "the node is not idle after 20 s (sinfo: '$st')" $LOGS
 echo "cluster: node $NODE idle after $((n / 5)) s (slurmctld :$CTLD_PORT, slurmd :$SLURMD_PORT)"
 
-# The results database.
+# The results database: PostgreSQL when the driver's test helper is there.
+SLURM_TEST_DB="$TMP/results.db"
 if [ -f "$HERE/../tools/pgtest.sh" ]; then
     . "$HERE/../tools/pgtest.sh"
-    pg_start || skip "no PostgreSQL: $PG_SKIP"
-    PG=1
-    SLURM_TEST_DB=$JOULE_TEST_PG_URL
+    if pg_start; then
+        PG=1
+        SLURM_TEST_DB=$JOULE_TEST_PG_URL
+        echo "NOTE: results in PostgreSQL ($JOULE_TEST_PG_URL)"
+    else
+        echo "NOTE: results in SQLite (PostgreSQL did not start: $PG_SKIP)"
+    fi
 else
-    SLURM_TEST_DB="$TMP/results.db"
     echo "NOTE: results in SQLite (no PostgreSQL driver yet)"
 fi
 
