@@ -622,7 +622,8 @@ static void sbatch_script(const struct sweep_opts *o, const char *id, const char
     LINE("#!/bin/bash\n");
     LINE("# joule sweep %s: one array task per grid point (point-NNN.yaml).\n", id);
     LINE("#SBATCH --job-name=joule-%s\n", id);
-    LINE("#SBATCH --output=%s/logs/point-%%a.out\n", dir);
+    /* sbatch splits #SBATCH lines at blanks outside quotes. */
+    LINE("#SBATCH --output=\"%s/logs/point-%%a.out\"\n", dir);
     if (o->partition)
         LINE("#SBATCH --partition=%s\n", o->partition);
     if (o->account)
@@ -633,9 +634,22 @@ static void sbatch_script(const struct sweep_opts *o, const char *id, const char
         LINE("#SBATCH --gpus-per-task=%u\n", o->gpus_per_task);
     if (o->cpus_per_task)
         LINE("#SBATCH --cpus-per-task=%u\n", o->cpus_per_task);
-    LINE("set -euo pipefail\n");
+    LINE("set -uo pipefail\n");
     LINE("point=$(printf '%%03d' \"$SLURM_ARRAY_TASK_ID\")\n");
-    LINE("exec %s run %s/point-\"$point\".yaml --db %s --quiet\n", qj, qdir, qdb);
+    /* How the task ended, for `joule sweep status` where sacct keeps no
+     * record (a cluster without accounting): "JOB STATE NODE EXIT".  A task
+     * killed before its end leaves RUNNING. */
+    LINE("state=%s/logs/point-\"$point\".state\n", qdir);
+    LINE("record() {\n"
+         "    printf '%%s %%s %%s %%s\\n' \"$SLURM_ARRAY_JOB_ID\" \"$1\" "
+         "\"${SLURMD_NODENAME:-?}\" \"$2\" \\\n"
+         "        >\"$state.$SLURM_JOB_ID\" && mv -f \"$state.$SLURM_JOB_ID\" \"$state\"\n"
+         "}\n");
+    LINE("record RUNNING -\n");
+    LINE("rc=0\n");
+    LINE("%s run %s/point-\"$point\".yaml --db %s --quiet || rc=$?\n", qj, qdir, qdb);
+    LINE("if [ \"$rc\" -eq 0 ]; then record COMPLETED 0; else record FAILED \"$rc\"; fi\n");
+    LINE("exit \"$rc\"\n");
 #undef LINE
 }
 
@@ -682,8 +696,18 @@ static int slurm_sweep(const struct sweep_opts *o, struct joule_config **cfg, si
     char adir[4096], db[4096], joule[4096], script[4200];
     absolute(sub, adir, sizeof(adir));
     adir[strlen(adir) - strlen("/logs")] = '\0';
+    /* The folder goes into the script's #SBATCH --output="...", where '%'
+     * would start one of Slurm's filename patterns. */
+    if (strpbrk(adir, "%\"\n")) {
+        fprintf(stderr, "joule sweep: %s: Slurm cannot take a log folder with '%%', '\"' or a "
+                        "line break; choose another --sweep-dir\n", adir);
+        return CLI_USAGE;
+    }
     const char *dbp = default_db(o->db);
-    absolute(dbp, db, sizeof(db));
+    if (strstr(dbp, "://")) /* a database URL (postgresql://...) is the same on every node */
+        joule_strlcpy(db, dbp, sizeof(db));
+    else
+        absolute(dbp, db, sizeof(db));
     if (!realpath("/proc/self/exe", joule))
         joule_strlcpy(joule, "joule", sizeof(joule));
     json_t *m = json_pack("{s:s, s:s, s:s, s:i}", "id", id, "db", db, "joule", joule,
@@ -760,37 +784,87 @@ struct point_state {
     char status[16]; /* the store's, "" when no experiment yet */
 };
 
+/* One line of a Slurm listing, "JOB_TASK|STATE|NODE", into got[] and st[]
+ * when it is a task of job within 1 .. n. */
+static void slurm_line(const char *job, char *line, struct point_state *st, bool *got, size_t n)
+{
+    char *us = strchr(line, '_'), *bar = strchr(line, '|');
+    if (!us || !bar || us > bar || strncmp(line, job, (size_t)(us - line)) != 0 ||
+        strlen(job) != (size_t)(us - line))
+        return;
+    long task = strtol(us + 1, NULL, 10);
+    char *bar2 = strchr(bar + 1, '|');
+    if (task < 1 || (size_t)task > n || !bar2)
+        return;
+    struct point_state *p = &st[task - 1];
+    joule_fmt(p->slurm, sizeof(p->slurm), "%.*s", (int)(bar2 - bar - 1), bar + 1);
+    char *sp = strchr(p->slurm, ' '); /* "CANCELLED by 123" */
+    if (sp)
+        *sp = '\0';
+    joule_strlcpy(p->node, bar2 + 1, sizeof(p->node));
+    got[task - 1] = true;
+}
+
 /* Slurm's state of each array task of job into st[0 .. n) (1-based task
- * ids); squeue for waiting and running tasks, sacct for the others. */
-static void slurm_states(const char *job, struct point_state *st, size_t n)
+ * ids): sacct for finished tasks, squeue for waiting and running ones.  A
+ * task neither lists (no accounting, or it has forgotten the job) is
+ * looked up in the record the sbatch script keeps in dir/logs: how it
+ * ended, or, when it started and left squeue without recording an end,
+ * KILLED (scancel, time limit, a node gone: the script died before it could
+ * write its exit status). */
+static void slurm_states(const char *job, const char *dir, struct point_state *st, size_t n)
 {
     if (!job || !job[0] || strspn(job, "0123456789") != strlen(job))
         return; /* it goes into a command line: digits only */
-    for (int c = 0; c < 2; c++) {
+    struct point_state *now = calloc(n ? n : 1, sizeof(*now));
+    bool *got = calloc(n ? n : 1, sizeof(*got));
+    bool queue_ok = false;
+    for (int c = 0; now && got && c < 2; c++) {
         char cmd[256];
         if (c == 0)
             joule_fmt(cmd, sizeof(cmd),
                       "sacct -j %s -X -n -P --format=JobID,State,NodeList 2>/dev/null", job);
         else
-            joule_fmt(cmd, sizeof(cmd), "squeue -j %s -r -h -o '%%i|%%T|%%N' 2>/dev/null", job);
-        char *out = run_capture(cmd, NULL);
-        for (char *line = out ? strtok(out, "\n") : NULL; line; line = strtok(NULL, "\n")) {
-            char *us = strchr(line, '_'), *bar = strchr(line, '|');
-            if (!us || !bar || us > bar || strncmp(line, job, (size_t)(us - line)) != 0)
-                continue;
-            long task = strtol(us + 1, NULL, 10);
-            char *bar2 = strchr(bar + 1, '|');
-            if (task < 1 || (size_t)task > n || !bar2)
-                continue;
-            struct point_state *p = &st[task - 1];
-            joule_fmt(p->slurm, sizeof(p->slurm), "%.*s", (int)(bar2 - bar - 1), bar + 1);
-            char *sp = strchr(p->slurm, ' '); /* "CANCELLED by 123" */
-            if (sp)
-                *sp = '\0';
-            joule_strlcpy(p->node, bar2 + 1, sizeof(p->node));
-        }
+            joule_fmt(cmd, sizeof(cmd), "squeue -j %s -r -h -o '%%i|%%T|%%N' 2>&1", job);
+        int status = -1;
+        char *out = run_capture(cmd, &status);
+        /* squeue fails for a job it has forgotten: "Invalid job id". */
+        if (c == 1 && out && (status == 0 || strstr(out, "Invalid job id")))
+            queue_ok = true;
+        for (char *line = out ? strtok(out, "\n") : NULL; line; line = strtok(NULL, "\n"))
+            slurm_line(job, line, now, got, n);
         free(out);
     }
+    /* Read after squeue: a task missing from it had ended before, so its
+     * record is final. */
+    for (size_t k = 0; now && got && k < n; k++) {
+        if (got[k])
+            continue;
+        char path[4400], text[256] = "", rjob[32], rstate[32], rnode[64];
+        joule_fmt(path, sizeof(path), "%s/logs/point-%03zu.state", dir, k + 1);
+        FILE *f = fopen(path, "r");
+        bool line = f && fgets(text, sizeof(text), f);
+        if (f)
+            fclose(f);
+        if (!line || sscanf(text, "%31s %31s %63s", rjob, rstate, rnode) != 3 ||
+            strcmp(rjob, job) != 0)
+            continue;
+        if (strcmp(rstate, "RUNNING") == 0) {
+            if (!queue_ok)
+                continue; /* squeue did not answer: it may be running */
+            joule_strlcpy(rstate, "KILLED", sizeof(rstate));
+        }
+        joule_strlcpy(now[k].slurm, rstate, sizeof(now[k].slurm));
+        joule_strlcpy(now[k].node, rnode, sizeof(now[k].node));
+        got[k] = true;
+    }
+    for (size_t k = 0; now && got && k < n; k++)
+        if (got[k]) {
+            memcpy(st[k].slurm, now[k].slurm, sizeof(st[k].slurm));
+            memcpy(st[k].node, now[k].node, sizeof(st[k].node));
+        }
+    free(now);
+    free(got);
 }
 
 /* The newest experiment of each config hash: id and status. */
@@ -828,8 +902,9 @@ static void store_states(struct joule_store *s, json_t *points, struct point_sta
 
 static bool failed_state(const struct point_state *p)
 {
-    static const char *const bad[] = {"FAILED",      "CANCELLED", "TIMEOUT",  "NODE_FAIL",
-                                      "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "PREEMPTED"};
+    static const char *const bad[] = {"FAILED",    "CANCELLED",     "TIMEOUT",
+                                      "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
+                                      "DEADLINE",  "PREEMPTED",     "KILLED"};
     if (strcmp(p->status, "completed") == 0)
         return false;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -877,16 +952,19 @@ static int sweep_status(int argc, char **argv, bool collect)
         return CLI_USAGE;
     }
     json_t *points = json_object_get(m, "points"), *jobs = json_object_get(m, "jobs");
+    char sdir[4200];
+    joule_fmt(sdir, sizeof(sdir), "%s/%s", dir, id);
     const char *db = json_string_value(json_object_get(m, "db"));
     size_t n = json_array_size(points);
     struct point_state *st = calloc(n ? n : 1, sizeof(*st));
     int rc = st && db ? CLI_OK : CLI_RUNTIME;
     /* Later submissions (retries) override earlier ones. */
     for (size_t j = 0; rc == CLI_OK && j < json_array_size(jobs); j++)
-        slurm_states(json_string_value(json_array_get(jobs, j)), st, n);
+        slurm_states(json_string_value(json_array_get(jobs, j)), sdir, st, n);
     struct joule_store *s = NULL;
     char err[1024];
-    if (rc == CLI_OK && access(db, F_OK) == 0) {
+    /* A SQLite file no task has written yet: nothing stored so far. */
+    if (rc == CLI_OK && (strstr(db, "://") || access(db, F_OK) == 0)) {
         if (joule_store_open(db, &s, err, sizeof(err)) != JOULE_OK) {
             fprintf(stderr, "joule sweep: %s\n", err);
             rc = CLI_RUNTIME;

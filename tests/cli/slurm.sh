@@ -26,6 +26,7 @@ cat "$TMP/sacct.out" 2>/dev/null
 EOF
 cat >"$TMP/bin/squeue" <<EOF
 #!/bin/sh
+[ -f "$TMP/squeue.fails" ] && { echo "squeue: error: Unable to contact slurm controller" >&2; exit 1; }
 exit 0
 EOF
 chmod +x "$TMP/bin/sbatch" "$TMP/bin/sacct" "$TMP/bin/squeue"
@@ -53,6 +54,21 @@ done
 # Slurm runs task 1; task 2 fails on its node before joule starts.
 SLURM_JOB_ID=4243 SLURM_ARRAY_JOB_ID=4242 SLURM_ARRAY_TASK_ID=1 SLURMD_NODENAME=node01 \
     bash "$S" >/dev/null 2>&1 && ok || bad "array task 1"
+# Without accounting (sacct lists nothing) each task's record says how it
+# ended: task 1 completed; task 2 started and left squeue without an end.
+grep -qx "4242 COMPLETED node01 0" "$TMP/sw/$ID/logs/point-001.state" && ok \
+    || bad "task 1's record"
+printf '4242 RUNNING node02 -\n' >"$TMP/sw/$ID/logs/point-002.state"
+expect_exit 0 "status without sacct" -- "$J" sweep status "$ID" --sweep-dir "$TMP/sw"
+grep -q "^1 .*COMPLETED .*node01 .*completed" "$TMP/out" && ok || bad "no sacct: point 1"
+grep -q "^2 .*KILLED .*node02 .*none" "$TMP/out" && ok || bad "no sacct: point 2 killed"
+expect_in "$TMP/out" "1 of 2 points completed, 1 failed" "no sacct: counts"
+# When squeue does not answer, a started task may still run: not failed.
+touch "$TMP/squeue.fails"
+expect_exit 0 "status, squeue down" -- "$J" sweep status "$ID" --sweep-dir "$TMP/sw"
+grep -q "^2 .*UNKNOWN .*none" "$TMP/out" && ok || bad "squeue down: point 2 unknown"
+expect_in "$TMP/out" "1 of 2 points completed, 0 failed" "squeue down: counts"
+rm "$TMP/squeue.fails"
 printf '4242_1|COMPLETED|node01\n4242_2|FAILED|node02\n' >"$TMP/sacct.out"
 expect_exit 0 "status" -- "$J" sweep status "$ID" --sweep-dir "$TMP/sw"
 expect_in "$TMP/out" "1 of 2 points completed, 1 failed" "status: counts"
