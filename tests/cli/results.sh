@@ -131,9 +131,9 @@ expect_exit 2 "corrupt db" -- "$J" results --db "$TMP/junk.db" list
 expect_in "$TMP/err" "not a joule results database" "corrupt db message"
 if command -v sqlite3 >/dev/null 2>&1; then
     cp "$DB" "$TMP/newer.db"
-    sqlite3 "$TMP/newer.db" "PRAGMA user_version = 7" && ok || bad "sqlite3 set version"
+    sqlite3 "$TMP/newer.db" "PRAGMA user_version = 8" && ok || bad "sqlite3 set version"
     expect_exit 2 "newer db" -- "$J" results --db "$TMP/newer.db" list
-    expect_in "$TMP/err" "was written by a newer joule (schema 7, this joule knows 6)" "newer db message"
+    expect_in "$TMP/err" "was written by a newer joule (schema 8, this joule knows 7)" "newer db message"
 fi
 
 finish
