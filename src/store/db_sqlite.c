@@ -71,11 +71,16 @@ static int query_int(struct joule_db *db, const char *sql, int64_t *out)
 static enum joule_status sq_probe(struct joule_db *db, int64_t *version, int64_t *app,
                                   int64_t *n_tables)
 {
-    int rc = query_int(db, "PRAGMA user_version", version);
+    /* One read transaction: another process migrating the file meanwhile
+     * must not be seen half (tables, but version 0). */
+    int rc = sqlite3_exec(handle(db), "BEGIN", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = query_int(db, "PRAGMA user_version", version);
     if (rc == SQLITE_OK)
         rc = query_int(db, "PRAGMA application_id", app);
     if (rc == SQLITE_OK)
         rc = query_int(db, "SELECT count(*) FROM sqlite_master", n_tables);
+    sqlite3_exec(handle(db), "COMMIT", NULL, NULL, NULL);
     if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
         return JOULE_ERR_FORMAT;
     return rc == SQLITE_OK ? JOULE_OK : JOULE_ERR_IO;
