@@ -948,19 +948,23 @@ JOULE_API double joule_table_number(const struct joule_table *t, size_t row, siz
 JOULE_API const char *joule_table_text(const struct joule_table *t, size_t row, size_t col);
 
 /* ---------------------------------------------------------------------------
- * Results store: the SQLite database of experiments (docs/cli/joule-results.md,
- * docs/internals/store-schema.md).
+ * Results store: the database of experiments, an SQLite file or a PostgreSQL
+ * database (docs/cli/joule-results.md, docs/internals/store-schema.md).
  */
 
 struct joule_store;
 
 /* Opens (creating the folder and the file when missing) and migrates the
- * database at path; NULL: $JOULE_DB, else joule-results/joule.db.  A file
- * from a newer joule: JOULE_ERR_UNSUPPORTED; not a joule database:
- * JOULE_ERR_FORMAT. */
+ * database at path: an SQLite file, or a PostgreSQL database named by a
+ * postgresql:// (postgres://) URL or a libpq "host=... dbname=..." string;
+ * NULL: $JOULE_DB, else joule-results/joule.db.  A database from a newer
+ * joule: JOULE_ERR_UNSUPPORTED; not a joule database: JOULE_ERR_FORMAT.
+ * joule_store_path and messages name it without its password. */
 JOULE_API enum joule_status joule_store_open(const char *path, struct joule_store **out,
                                              char *err, size_t err_size);
 JOULE_API void joule_store_close(struct joule_store *s);
+/* 1 when target names a database server (PostgreSQL) rather than a file. */
+JOULE_API int joule_store_is_server(const char *target);
 JOULE_API const char *joule_store_path(const struct joule_store *s);
 JOULE_API const char *joule_store_errmsg(const struct joule_store *s);
 
@@ -1008,6 +1012,28 @@ JOULE_API enum joule_status joule_store_eval_add(struct joule_store *s,
 
 /* Deletes experiment id and all its rows.  JOULE_ERR_NOT_FOUND. */
 JOULE_API enum joule_status joule_store_remove(struct joule_store *s, int64_t id);
+
+/* What joule_store_push copied. */
+struct joule_push_counts {
+    int64_t experiments; /* experiments added, or completed with cycles they lacked */
+    int64_t cycles;      /* cycles added */
+    int64_t already;     /* experiments the destination had whole */
+    int64_t groups;      /* sweeps and compares added */
+    int64_t tunings;     /* prompt tunings added */
+    int64_t evals;       /* accuracy scores without an experiment added */
+};
+
+/* Merges the results of from into to (late aggregation: results gathered
+ * offline into one database): the experiments to lacks, matched by their
+ * uid, with their cycles, metrics, domains, requests, power samples and
+ * scores; the cycles to lacks of experiments it has (a run finished after
+ * an earlier push); sweeps and compares (by uid), tunings (by trials
+ * file) and standalone scores (by time and task) it lacks.  Ids are new in
+ * to.  One transaction per experiment, so pushing again, or two pushes at
+ * once, never duplicate anything.  Errors carry their message in
+ * joule_store_errmsg(to). */
+JOULE_API enum joule_status joule_store_push(struct joule_store *from, struct joule_store *to,
+                                             struct joule_push_counts *n);
 
 /* ---------------------------------------------------------------------------
  * Experiments: the measurement protocol of docs/methodology.md run on a

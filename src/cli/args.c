@@ -190,11 +190,11 @@ struct joule_store *cli_open_results(const char *cmd, const char *db, int *code)
         const char *env = getenv("JOULE_DB");
         path = env && env[0] ? env : "joule-results/joule.db";
     }
-    if (access(path, F_OK) != 0) {
+    if (!joule_store_is_server(path) && access(path, F_OK) != 0) {
         fprintf(stderr,
                 "joule %s: no results database at %s\n"
                 "Run an experiment first (`joule run`), or choose the database with --db "
-                "PATH or JOULE_DB.\n",
+                "PATH|URL or JOULE_DB.\n",
                 cmd, path);
         *code = CLI_USAGE;
         return NULL;

@@ -44,7 +44,7 @@ static const char *const usage[] = {
     "  --region us|cn           price and grid intensity (default us: $0.12/kWh, 390 g/kWh)",
     "  --price X, --intensity X $/kWh and gCO2/kWh (override the region)",
     "  --pue X, --local         data-centre overhead (default 1.1; --local: 1.0)",
-    "  --db PATH                results database for measurements and calibration",
+    "  --db PATH|URL            results database for measurements and calibration",
     "  --json                   JSON instead of Markdown",
     NULL,
 };
@@ -172,7 +172,7 @@ static void source_db(const struct adv_opts *o, struct ctx *c, int *code)
     }
     c->scale = 1;
     c->rms = NAN;
-    if (access(path, F_OK) != 0) {
+    if (!joule_store_is_server(path) && access(path, F_OK) != 0) {
         if (o->db) {
             fprintf(stderr, "joule advise: no results database at %s\n", path);
             *code = CLI_USAGE;

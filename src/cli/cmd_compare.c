@@ -38,7 +38,7 @@ static const char *const usage[] = {
     "                           perplexity increase (0.01 = 1%) allowed (default 0.01)",
     "  --preset P               preset under BASE (default quick-test without BASE)",
     "  --set KEY=VALUE          any config key for every run (repeatable)",
-    "  --db PATH                results database",
+    "  --db PATH|URL            results database",
     "  --fresh                  measure again what was measured before",
     "  --json, --csv            for machines",
     "  --quiet                  no progress",

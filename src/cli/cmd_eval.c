@@ -40,7 +40,7 @@ static const char *const usage[] = {
     "  --int8-threshold X     score a Q8_0 (int8) file in LLM.int8 mode, as measured",
     "                         by precision int8 (X = 0) or int8-mixed",
     "  --raw                  one line per sample too",
-    "  --db PATH              results database the score is stored in (also JOULE_DB)",
+    "  --db PATH|URL          results database the score is stored in (also JOULE_DB)",
     "  --no-store             do not store the score",
     "  --json, --csv          for machines",
     NULL,

@@ -15,7 +15,7 @@
 
 static const char *const usage[] = {
     "usage: joule plot (ID | --sweep IDS | --compare IDS | --csv FILE) [--kind K]",
-    "                  -o FILE.png|FILE.svg [--db PATH] [--title T]",
+    "                  -o FILE.png|FILE.svg [--db PATH|URL] [--title T]",
     "",
     "Draw stored results as a PNG or SVG picture (by the extension of -o), and",
     "print the chart's text alternative and the file written.",
@@ -40,7 +40,7 @@ static const char *const usage[] = {
     "                     the Pareto frontier; latency: CDF of request latency",
     "  -o, --output FILE  the picture to write (.png or .svg; also --out)",
     "  --title T          the chart's title (default: made from the data)",
-    "  --db PATH          results database (also JOULE_DB)",
+    "  --db PATH|URL      results database (also JOULE_DB)",
     "",
     "See docs/cli/joule-plot.md.",
     NULL,

@@ -15,7 +15,7 @@
 
 static const char *const usage[] = {
     "usage: joule report (ID | --sweep IDS | --compare IDS | --tune FILE|ID)",
-    "                    -o FILE.html [--db PATH] [--title T]",
+    "                    -o FILE.html [--db PATH|URL] [--title T]",
     "",
     "Write one self-contained HTML report (inline SVG charts and CSS, no script,",
     "no network): a summary with the headline figures, their 95% CI and",
@@ -32,7 +32,7 @@ static const char *const usage[] = {
     "                     the trials and their Pareto chart",
     "  -o, --output FILE  the report to write (.html)",
     "  --title T          the report's title (default: made from the data)",
-    "  --db PATH          results database (also JOULE_DB)",
+    "  --db PATH|URL      results database (also JOULE_DB)",
     "",
     "See docs/cli/joule-report.md.",
     NULL,

@@ -1,5 +1,5 @@
-/* cmd_results.c - `joule results`: list, show, export, compare and remove
- * the experiments of a results database. */
+/* cmd_results.c - `joule results`: list, show, export, compare, remove and
+ * push (merge into another database) the experiments of a results database. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 #include "fileio.h"
@@ -14,7 +14,7 @@
 #define CMD "results"
 
 static const char *const usage[] = {
-    "usage: joule results [--db PATH] <command> [options]",
+    "usage: joule results [--db PATH|URL] <command> [options]",
     "",
     "The experiments of a results database (default ./joule-results/joule.db,",
     "or $JOULE_DB).",
@@ -34,8 +34,12 @@ static const char *const usage[] = {
     "  evals [--json|--csv]                every accuracy score: of experiments",
     "                                      (joule compare) and of joule eval",
     "  rm ID [--yes]                       delete an experiment (asks unless --yes)",
+    "  push [--from SRC] --to DST          copy into DST the experiments (with their",
+    "                                      cycles), sweeps, compares, tunings and",
+    "                                      scores it lacks; SRC default: --db",
     "",
-    "  --db PATH                           the database (also JOULE_DB)",
+    "  --db PATH|URL                       the database (also JOULE_DB): an SQLite",
+    "                                      file or postgresql://USER@HOST[:PORT]/DB",
     "",
     "Columns are described in docs/cli/joule-results.md.",
     NULL,
@@ -56,6 +60,7 @@ struct res_opts {
     bool raw, yes, help;
     const char *what;
     const char *out;
+    const char *from, *to;
 };
 
 static bool parse_id(const char *s, int64_t *id)
@@ -373,6 +378,45 @@ static int do_rm(struct joule_store *s, const struct res_opts *o, int64_t id)
     return CLI_OK;
 }
 
+/* --- push --------------------------------------------------------------- */
+
+/* push: the results of --from (default --db) merged into --to. */
+static int do_push(const struct res_opts *o)
+{
+    int code = CLI_OK;
+    struct joule_store *from = cli_open_results(CMD, o->from ? o->from : o->db, &code);
+    if (!from)
+        return code;
+    struct joule_store *to = NULL;
+    char err[1024];
+    enum joule_status st = joule_store_open(o->to, &to, err, sizeof(err));
+    if (st != JOULE_OK) {
+        fprintf(stderr, "joule results: %s\n", err[0] ? err : joule_status_str(st));
+        joule_store_close(from);
+        return cli_exit_for(st);
+    }
+    if (strcmp(joule_store_path(from), joule_store_path(to)) == 0) {
+        joule_store_close(from);
+        joule_store_close(to);
+        return cli_usage_error(CMD, "--from and --to name the same database");
+    }
+    struct joule_push_counts n;
+    st = joule_store_push(from, to, &n);
+    if (st != JOULE_OK) {
+        code = store_error(to, st);
+    } else {
+        printf("pushed %lld experiments (%lld cycles), %lld already there\n",
+               (long long)n.experiments, (long long)n.cycles, (long long)n.already);
+        if (n.groups || n.tunings || n.evals)
+            printf("and %lld sweeps or compares, %lld tunings, %lld scores without an "
+                   "experiment\n",
+                   (long long)n.groups, (long long)n.tunings, (long long)n.evals);
+    }
+    joule_store_close(from);
+    joule_store_close(to);
+    return code;
+}
+
 /* --- dispatch ------------------------------------------------------------ */
 
 static int parse(int argc, char **argv, struct res_opts *o)
@@ -387,6 +431,14 @@ static int parse(int argc, char **argv, struct res_opts *o)
             if (missing)
                 return cli_usage_error(CMD, "--db needs a path");
             o->db = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--from", &missing)) || missing) {
+            if (missing)
+                return cli_usage_error(CMD, "--from needs a database");
+            o->from = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--to", &missing)) || missing) {
+            if (missing)
+                return cli_usage_error(CMD, "--to needs a database");
+            o->to = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--what", &missing)) || missing) {
             if (missing)
                 return cli_usage_error(CMD, "--what needs a value");
@@ -435,15 +487,15 @@ int cmd_results(int argc, char **argv, struct cli *cli)
     static const struct {
         const char *name;
         int n_ids;
-    } subs[] = {{"list", 0}, {"show", 1},  {"export", 1}, {"compare", 2},
-                {"rm", 1},   {"evals", 0}, {"tune", -1}};
+    } subs[] = {{"list", 0},  {"show", 1},  {"export", 1}, {"compare", 2},
+                {"rm", 1},    {"evals", 0}, {"tune", -1},  {"push", 0}};
     size_t k = 0;
     while (k < JOULE_ARRAY_LEN(subs) && strcmp(subs[k].name, o.sub) != 0)
         k++;
     if (k == JOULE_ARRAY_LEN(subs))
         return cli_usage_error(CMD,
                                "unknown command '%s' (list, show, export, compare, rm, evals, "
-                               "tune)",
+                               "tune, push)",
                                o.sub);
     if (subs[k].n_ids < 0 && o.n_pos > 1)
         return cli_usage_error(CMD, "'%s' takes one tuning id at most", o.sub);
@@ -456,10 +508,16 @@ int cmd_results(int argc, char **argv, struct cli *cli)
         return cli_usage_error(CMD, "--raw is an option of 'show'");
     if (o.yes && k != 4)
         return cli_usage_error(CMD, "--yes is an option of 'rm'");
+    if ((o.from || o.to) && k != 7)
+        return cli_usage_error(CMD, "--from and --to are options of 'push'");
+    if (k == 7 && !o.to)
+        return cli_usage_error(CMD, "push needs --to DATABASE (a file or a postgresql:// URL)");
     int64_t ids[2] = {0, 0};
     for (int i = 0; i < o.n_pos; i++)
         if (!parse_id(o.pos[i], &ids[i]))
             return CLI_USAGE;
+    if (k == 7)
+        return do_push(&o);
     struct joule_store *s = cli_open_results(CMD, o.db, &code);
     if (!s)
         return code;

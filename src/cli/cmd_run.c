@@ -43,7 +43,7 @@ static const char *const usage[] = {
     "  --save-text            store each request's generated text",
     "  --name NAME            experiment name",
     "  --set KEY=VALUE        any config key (see `joule config keys`)",
-    "  --db PATH              results database (default $JOULE_DB or",
+    "  --db PATH|URL          results database (default $JOULE_DB or",
     "                         joule-results/joule.db)",
     "  --resume ID            continue experiment ID's missing cycles",
     "  --fresh                never resume an unfinished run of the same config",

@@ -35,7 +35,7 @@ static const char *const usage[] = {
     "  --in-order             run the points in grid order instead",
     "  --dry-run              write the expanded configs and run nothing",
     "  --out-dir DIR          where --dry-run writes point-NNN.yaml (default sweep/)",
-    "  --db PATH              results database",
+    "  --db PATH|URL          results database",
     "  --fresh                measure every point anew (by default a point measured",
     "                         before is reused and an unfinished one resumed)",
     "  --json, --csv          print the table for machines",
@@ -704,7 +704,7 @@ static int slurm_sweep(const struct sweep_opts *o, struct joule_config **cfg, si
         return CLI_USAGE;
     }
     const char *dbp = default_db(o->db);
-    if (strstr(dbp, "://")) /* a database URL (postgresql://...) is the same on every node */
+    if (joule_store_is_server(dbp))
         joule_strlcpy(db, dbp, sizeof(db));
     else
         absolute(dbp, db, sizeof(db));

@@ -62,7 +62,7 @@ static const char *const usage[] = {
     "  --meter SOURCES          energy sources (auto, or a list: rapl,nvml,fake:FILE,...)",
     "  --interval MS            meter sampling interval",
     "  --fresh                  start over instead of continuing OUT/trials.csv",
-    "  --db PATH                results database the trials are kept in (also",
+    "  --db PATH|URL            results database the trials are kept in (also",
     "                           JOULE_DB; default joule-results/joule.db)",
     "  --no-store               keep the trials in OUT/ only",
     "  --json                   for machines",
@@ -718,7 +718,8 @@ static int store_trials(const struct tune_opts *o, const struct setup *s, const 
     const char *db = o->db ? o->db : env && env[0] ? env : "joule-results/joule.db";
     char err[1024], dir[4096], abs_trials[PATH_MAX], digest[65] = "";
     const char *slash = strrchr(db, '/');
-    joule_fmt(dir, sizeof(dir), "%.*s", slash ? (int)(slash - db) : 0, db);
+    joule_fmt(dir, sizeof(dir), "%.*s",
+              slash && !joule_store_is_server(db) ? (int)(slash - db) : 0, db);
     struct joule_store *st = NULL;
     if ((dir[0] && joule_mkdirs(dir, err, sizeof(err)) != JOULE_OK) ||
         joule_store_open(db, &st, err, sizeof(err)) != JOULE_OK) {

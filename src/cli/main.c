@@ -14,7 +14,7 @@ static const struct cli_command commands[] = {
     {"model", cmd_model, "model files: info, tokenize, synth"},
     {"quantize", cmd_quantize, "re-encode a GGUF model as another type"},
     {"generate", cmd_generate, "generate text with the built-in engine, with accounting"},
-    {"results", cmd_results, "stored results: list, show, export, compare, rm, evals, tune"},
+    {"results", cmd_results, "stored results: list, show, export, compare, rm, evals, tune, push"},
     {"run", cmd_run, "a measured experiment: configs, presets, datasets, cycles"},
     {"sweep", cmd_sweep, "one experiment per point of a grid of config values"},
     {"config", cmd_config, "experiment configs: validate, show, new, keys"},

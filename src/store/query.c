@@ -45,7 +45,9 @@ static int metric_cmp(const void *a, const void *b)
     return strcmp(x, y);
 }
 
-static void iso_time(double t, char *buf, size_t size)
+/* Unix seconds t as UTC text, ISO 8601 ("2024-01-02T03:04:05Z") or, iso 0,
+ * as SQL prints it ("2024-01-02 03:04:05"); "" when t is missing. */
+static void utc_time(double t, int iso, char *buf, size_t size)
 {
     buf[0] = '\0';
     if (!isfinite(t))
@@ -54,7 +56,12 @@ static void iso_time(double t, char *buf, size_t size)
     struct tm tm;
     if (!gmtime_r(&tt, &tm))
         return;
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    strftime(buf, size, iso ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static void iso_time(double t, char *buf, size_t size)
+{
+    utc_time(t, 1, buf, size);
 }
 
 /* Runs sql (with ?1 bound to id when it has a parameter) into a new table:
@@ -63,44 +70,64 @@ static enum joule_status sql_table(struct joule_store *s, const char *sql, int64
                                    struct joule_table **out)
 {
     *out = NULL;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+    struct joule_db_stmt *st = NULL;
+    if (joule_db_prepare(s->db, sql, &st) != 0)
         return joule_store_fail(s, "preparing a query");
-    if (sqlite3_bind_parameter_count(st) > 0)
-        sqlite3_bind_int64(st, 1, id);
+    if (joule_db_param_count(st) > 0)
+        joule_db_bind_int64(st, 1, id);
     struct joule_table *t = joule_table_new();
     enum joule_status r = t ? JOULE_OK : JOULE_ERR_NOMEM;
-    int nc = sqlite3_column_count(st);
+    /* The columns are known once the query ran (PostgreSQL). */
+    int rc = r == JOULE_OK ? joule_db_step(st) : JOULE_DB_DONE;
+    int nc = joule_db_column_count(st);
     for (int c = 0; r == JOULE_OK && c < nc; c++)
-        r = joule_table_add_col(t, sqlite3_column_name(st, c));
-    int rc = SQLITE_ROW;
-    while (r == JOULE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        r = joule_table_add_col(t, joule_db_column_name(st, c));
+    for (; r == JOULE_OK && rc == JOULE_DB_ROW; rc = joule_db_step(st)) {
         size_t row;
         r = joule_table_add_row(t, &row);
         for (int c = 0; r == JOULE_OK && c < nc; c++) {
-            switch (sqlite3_column_type(st, c)) {
-            case SQLITE_INTEGER:
-            case SQLITE_FLOAT:
-                r = joule_table_set_number(t, row, (size_t)c, sqlite3_column_double(st, c));
+            switch (joule_db_column_type(st, c)) {
+            case JOULE_DB_INT:
+            case JOULE_DB_FLOAT:
+                r = joule_table_set_number(t, row, (size_t)c, joule_db_column_double(st, c));
                 break;
-            case SQLITE_TEXT:
+            case JOULE_DB_TEXT:
                 r = joule_table_set_text(t, row, (size_t)c,
-                                         (const char *)sqlite3_column_text(st, c));
+                                         joule_db_column_text(st, c));
                 break;
             default:
                 break;
             }
         }
     }
-    if (r == JOULE_OK && rc != SQLITE_DONE)
+    if (r == JOULE_OK && rc != JOULE_DB_DONE)
         r = joule_store_fail(s, "reading the results");
-    sqlite3_finalize(st);
+    joule_db_finalize(st);
     if (r != JOULE_OK) {
         joule_table_free(t);
         return r;
     }
     *out = t;
     return JOULE_OK;
+}
+
+/* sql_table, with its column "created" (Unix seconds) as UTC text
+ * "YYYY-MM-DD HH:MM:SS". */
+static enum joule_status dated_table(struct joule_store *s, const char *sql, int64_t id,
+                                     struct joule_table **out)
+{
+    enum joule_status r = sql_table(s, sql, id, out);
+    size_t c = r == JOULE_OK ? joule_table_find_col(*out, "created") : (size_t)-1;
+    for (size_t i = 0; r == JOULE_OK && c != (size_t)-1 && i < joule_table_rows(*out); i++) {
+        char when[32];
+        utc_time(joule_table_number(*out, i, c), 0, when, sizeof(when));
+        r = joule_table_set_text(*out, i, c, when[0] ? when : NULL);
+    }
+    if (r != JOULE_OK) {
+        joule_table_free(*out);
+        *out = NULL;
+    }
+    return r;
 }
 
 static enum joule_status copy_cell(struct joule_table *dst, size_t row, size_t col,
@@ -224,18 +251,17 @@ static enum joule_status load_data(struct joule_store *s, int64_t id, struct exp
     }
     for (size_t i = 0; i < cells; i++)
         d->vals[i] = NAN;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT cycle, name, value FROM metrics WHERE experiment_id = ?1",
-                           -1, &st, NULL) != SQLITE_OK) {
+    struct joule_db_stmt *st = NULL;
+    if (joule_db_prepare(s->db, "SELECT cycle, name, value FROM metrics WHERE experiment_id = ?1",
+                         &st) != 0) {
         r = joule_store_fail(s, "preparing a query");
         goto fail;
     }
-    sqlite3_bind_int64(st, 1, id);
+    joule_db_bind_int64(st, 1, id);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        double cyc = sqlite3_column_double(st, 0);
-        const char *nm = (const char *)sqlite3_column_text(st, 1);
+    while ((rc = joule_db_step(st)) == JOULE_DB_ROW) {
+        double cyc = joule_db_column_double(st, 0);
+        const char *nm = joule_db_column_text(st, 1);
         size_t m = nm ? find_name(d->names, d->n_metrics, nm) : (size_t)-1;
         size_t c = (size_t)-1;
         for (size_t k = 0; k < d->n_cycles; k++)
@@ -243,12 +269,12 @@ static enum joule_status load_data(struct joule_store *s, int64_t id, struct exp
                 c = k;
         if (m == (size_t)-1 || c == (size_t)-1)
             continue;
-        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-            d->vals[m * d->n_cycles + c] = sqlite3_column_double(st, 2);
+        if (joule_db_column_type(st, 2) != JOULE_DB_NULL)
+            d->vals[m * d->n_cycles + c] = joule_db_column_double(st, 2);
     }
-    if (rc != SQLITE_DONE)
+    if (rc != JOULE_DB_DONE)
         r = joule_store_fail(s, "reading the metrics");
-    sqlite3_finalize(st);
+    joule_db_finalize(st);
     if (r == JOULE_OK)
         return JOULE_OK;
 fail:
@@ -416,7 +442,8 @@ static enum joule_status q_domains(struct joule_store *s, int64_t id, struct jou
         s,
         "SELECT cycle, window_name AS window, domain, source, kind, provenance, energy_j,"
         " bound_j, net_energy_j, net_bound_j, avg_power_w, peak_power_w, flags, note,"
-        " idle_power_w, interval_s, n_samples FROM domains WHERE experiment_id = ?1 ORDER BY cycle, rowid",
+        " idle_power_w, interval_s, n_samples FROM domains WHERE experiment_id = ?1"
+        " ORDER BY cycle, seq",
         id, &t);
     if (r != JOULE_OK)
         return r;
@@ -621,7 +648,7 @@ static enum joule_status q_timeline(struct joule_store *s, int64_t id, struct jo
     if (r == JOULE_OK)
         r = sql_table(s,
                       "SELECT t_s, domain, power_w FROM timeline WHERE experiment_id = ?1"
-                      " ORDER BY t_s, rowid",
+                      " ORDER BY t_s, seq",
                       id, &smp);
     static const char *const cols[] = {"cycle", "t_s", "domain", "power_w"};
     if (r == JOULE_OK) {
@@ -665,17 +692,17 @@ enum joule_status joule_store_query(struct joule_store *s, enum joule_query q, i
     if (q == JOULE_QUERY_EXPERIMENTS)
         return q_experiments(s, out);
     static const char evals_sql[] =
-        "SELECT id, experiment_id, datetime(created_at, 'unixepoch') AS created, task, dataset,"
-        " n, score, n_correct, nll, rouge1, rouge2, rougeL, weight_type, model_path,"
-        " model_digest, params FROM evals";
+        "SELECT id, experiment_id, created_at AS created, task, dataset,"
+        " n, score, n_correct, nll, rouge1, rouge2, rougeL AS \"rougeL\", weight_type,"
+        " model_path, model_digest, params FROM evals";
     if (q == JOULE_QUERY_EVALS && id == 0) {
         char sql[512];
         joule_fmt(sql, sizeof(sql), "%s WHERE ?1 = 0 ORDER BY id", evals_sql);
-        return sql_table(s, sql, 0, out);
+        return dated_table(s, sql, 0, out);
     }
     if (q == JOULE_QUERY_TUNE && id == 0)
-        return sql_table(s,
-                         "SELECT r.id, datetime(r.created_at, 'unixepoch') AS created,"
+        return dated_table(s,
+                         "SELECT r.id, r.created_at AS created,"
                          " r.trials_path, r.model_path, r.task, r.dataset,"
                          " (SELECT count(*) FROM tune_trials t WHERE t.run_id = r.id) AS trials,"
                          " (SELECT max(value) FROM tune_trials t WHERE t.run_id = r.id"
@@ -694,7 +721,7 @@ enum joule_status joule_store_query(struct joule_store *s, enum joule_query q, i
         if (rows == 0)
             return joule_store_err(s, JOULE_ERR_NOT_FOUND, "no tuning %lld", (long long)id);
         return sql_table(s,
-                         "SELECT number, config, state, value, accuracy, rougeL, exact, numeric,"
+                         "SELECT number, config, state, value, accuracy, rougeL AS \"rougeL\", exact, numeric,"
                          " energy_j, tpj, latency_s, tokens, n_examples, pareto_rank,"
                          " energy_provenance FROM tune_trials WHERE run_id = ?1 ORDER BY number",
                          id, out);
@@ -726,7 +753,7 @@ enum joule_status joule_store_query(struct joule_store *s, enum joule_query q, i
         joule_table_free(e);
         char sql[512];
         joule_fmt(sql, sizeof(sql), "%s WHERE experiment_id = ?1 ORDER BY id", evals_sql);
-        return sql_table(s, sql, id, out);
+        return dated_table(s, sql, id, out);
     }
     struct exp_data d;
     char prov[16] = "";

@@ -6,11 +6,13 @@
 #include "store.h"
 #include "store_int.h"
 #include "alloc.h"
+#include "clock.h"
 #include "joule_int.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,7 +32,13 @@ enum joule_status joule_store_err(struct joule_store *s, enum joule_status st, c
 
 enum joule_status joule_store_fail(struct joule_store *s, const char *what)
 {
-    return joule_store_err(s, JOULE_ERR_IO, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+    return joule_store_err(s, JOULE_ERR_IO, "%s: %s: %s", s->path, what,
+                           joule_db_errmsg(s->db));
+}
+
+int joule_store_is_server(const char *target)
+{
+    return joule_db_is_pg(target);
 }
 
 const char *joule_store_path(const struct joule_store *s)
@@ -47,7 +55,7 @@ void joule_store_close(struct joule_store *s)
 {
     if (!s)
         return;
-    sqlite3_close(s->db);
+    joule_db_close(s->db);
     free(s->path);
     free(s);
 }
@@ -85,80 +93,57 @@ static enum joule_status make_parent(const char *path, char *err, size_t err_siz
     return JOULE_OK;
 }
 
-/* The single integer a PRAGMA or a query returns; SQLite's code on failure. */
-static int query_int(sqlite3 *db, const char *sql, int64_t *out)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            *out = sqlite3_column_int64(st, 0);
-            rc = SQLITE_OK;
-        } else if (rc == SQLITE_DONE) {
-            *out = 0;
-            rc = SQLITE_OK;
-        }
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
-
-/* Brings the database from its version to the current one. */
+/* Brings the database from its version to the current one, one transaction
+ * a step.  Many processes may open a new database at once (nodes of a
+ * cluster writing to one PostgreSQL database): each step waits for the
+ * migration lock, then finds whether another process made it meanwhile. */
 static enum joule_status migrate(struct joule_store *s, int64_t version)
 {
     for (int64_t v = version; v < JOULE_STORE_SCHEMA_VERSION; v++) {
-        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        if (joule_db_begin(s->db) != 0)
             return joule_store_fail(s, "starting the schema upgrade");
-        /* Another process may have migrated it meanwhile. */
         int64_t now = 0;
-        if (query_int(s->db, "PRAGMA user_version", &now) != SQLITE_OK) {
+        if (joule_db_lock_version(s->db, &now) != 0) {
             enum joule_status st = joule_store_fail(s, "reading the schema version");
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            joule_db_rollback(s->db);
             return st;
         }
         if (now > v) {
-            sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+            joule_db_commit(s->db);
             v = now - 1;
             continue;
         }
         char what[64];
         joule_fmt(what, sizeof(what), "upgrading the schema to version %d", (int)(v + 1));
-        if (sqlite3_exec(s->db, joule_store_migrations[v], NULL, NULL, NULL) != SQLITE_OK) {
+        if (joule_db_exec_schema(s->db, joule_store_migrations[v]) != 0 ||
+            joule_db_set_version(s->db, v + 1, JOULE_STORE_APPLICATION_ID) != 0 ||
+            joule_db_commit(s->db) != 0) {
             enum joule_status st = joule_store_fail(s, what);
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-            return st;
-        }
-        if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-            enum joule_status st = joule_store_fail(s, what);
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            joule_db_rollback(s->db);
             return st;
         }
     }
     return JOULE_OK;
 }
 
-/* Checks what the file is and migrates it. */
+/* Checks what the database is and migrates it. */
 static enum joule_status store_setup(struct joule_store *s)
 {
+    const int pg = joule_db_is_postgres(s->db);
     int64_t version = 0, app = 0, n_tables = 0;
-    int rc = query_int(s->db, "PRAGMA user_version", &version);
-    if (rc == SQLITE_OK)
-        rc = query_int(s->db, "PRAGMA application_id", &app);
-    if (rc == SQLITE_OK)
-        rc = query_int(s->db, "SELECT count(*) FROM sqlite_master", &n_tables);
-    if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
+    enum joule_status rc = joule_db_probe(s->db, &version, &app, &n_tables);
+    if (rc == JOULE_ERR_FORMAT)
         return joule_store_err(s, JOULE_ERR_FORMAT,
                                "%s: not a joule results database (%s); move it away or "
                                "choose another file with --db",
-                               s->path, sqlite3_errstr(rc));
-    if (rc != SQLITE_OK)
+                               s->path, joule_db_errmsg(s->db));
+    if (rc != JOULE_OK)
         return joule_store_fail(s, "reading the schema version");
     if (version == 0 && n_tables > 0)
         return joule_store_err(s, JOULE_ERR_FORMAT,
-                               "%s: not a joule results database (an SQLite database with "
+                               "%s: not a joule results database (%s database with "
                                "other tables)",
-                               s->path);
+                               s->path, pg ? "a PostgreSQL" : "an SQLite");
     if (version > 0 && app != JOULE_STORE_APPLICATION_ID)
         return joule_store_err(s, JOULE_ERR_FORMAT,
                                "%s: not a joule results database (application id %lld)",
@@ -168,51 +153,49 @@ static enum joule_status store_setup(struct joule_store *s)
                                "%s was written by a newer joule (schema %lld, this joule "
                                "knows %d): upgrade joule to read it",
                                s->path, (long long)version, JOULE_STORE_SCHEMA_VERSION);
-    /* WAL lets `joule results` read while a run writes; the mode is
-     * persistent, so a read-only medium may refuse it: not fatal. */
-    sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
-    if (sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
-        return joule_store_fail(s, "turning foreign keys on");
+    if (!pg) {
+        /* WAL lets `joule results` read while a run writes; the mode is
+         * persistent, so a read-only medium may refuse it: not fatal. */
+        joule_db_exec(s->db, "PRAGMA journal_mode = WAL");
+        if (joule_db_exec(s->db, "PRAGMA foreign_keys = ON") != 0)
+            return joule_store_fail(s, "turning foreign keys on");
+    }
     return migrate(s, version);
 }
 
-enum joule_status joule_store_open(const char *path, struct joule_store **out, char *err,
+enum joule_status joule_store_open(const char *target, struct joule_store **out, char *err,
                                    size_t err_size)
 {
     *out = NULL;
     if (err_size)
         err[0] = '\0';
-    if (!path) {
+    if (!target) {
         const char *env = getenv("JOULE_DB");
-        path = env && env[0] ? env : JOULE_STORE_DEFAULT_PATH;
+        target = env && env[0] ? env : JOULE_STORE_DEFAULT_PATH;
     }
-    if (!path[0]) {
+    if (!target[0]) {
         joule_fmt(err, err_size, "the database path is empty");
         return JOULE_ERR_INVALID;
     }
     struct joule_store *s = joule_calloc(1, sizeof(*s));
     if (!s)
         return JOULE_ERR_NOMEM;
-    size_t n = strlen(path) + 1;
+    /* Messages name the target, never its password. */
+    size_t n = strlen(target) + 1;
     s->path = malloc(n);
     if (!s->path) {
         free(s);
         return JOULE_ERR_NOMEM;
     }
-    memcpy(s->path, path, n);
-    enum joule_status st = make_parent(path, err, err_size);
+    joule_db_redact(target, s->path, n);
+    enum joule_status st =
+        joule_db_is_pg(target) ? JOULE_OK : make_parent(target, err, err_size);
+    if (st == JOULE_OK)
+        st = joule_db_open(target, &s->db, err, err_size);
     if (st != JOULE_OK) {
         joule_store_close(s);
         return st;
     }
-    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-    if (rc != SQLITE_OK) {
-        joule_fmt(err, err_size, "%s: cannot open the database: %s", path,
-                  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-        joule_store_close(s);
-        return JOULE_ERR_IO;
-    }
-    sqlite3_busy_timeout(s->db, 5000);
     st = store_setup(s);
     if (st != JOULE_OK) {
         joule_strlcpy(err, s->errmsg, err_size);
@@ -225,44 +208,58 @@ enum joule_status joule_store_open(const char *path, struct joule_store **out, c
 
 /* --- writing ------------------------------------------------------------- */
 
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
+static void bind_text(struct joule_db_stmt *st, int i, const char *v)
 {
-    if (v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
+    joule_db_bind_text(st, i, v);
 }
 
-static void bind_real(sqlite3_stmt *st, int i, double v)
+/* Infinities too are stored as NULL: no measured number is infinite. */
+static void bind_real(struct joule_db_stmt *st, int i, double v)
 {
     if (isfinite(v))
-        sqlite3_bind_double(st, i, v);
+        joule_db_bind_double(st, i, v);
     else
-        sqlite3_bind_null(st, i);
+        joule_db_bind_null(st, i);
 }
 
-static enum joule_status prepare(struct joule_store *s, const char *sql, sqlite3_stmt **st)
+enum joule_status joule_store_prepare(struct joule_store *s, const char *sql,
+                                      struct joule_db_stmt **st)
 {
-    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+    if (joule_db_prepare(s->db, sql, st) != 0)
         return joule_store_fail(s, "preparing a statement");
     return JOULE_OK;
 }
 
 /* Steps a statement that returns no rows, then resets it for reuse. */
-static enum joule_status run(struct joule_store *s, sqlite3_stmt *st, const char *what)
+static enum joule_status run(struct joule_store *s, struct joule_db_stmt *st, const char *what)
 {
-    int rc = sqlite3_step(st);
+    int rc = joule_db_step(st);
     enum joule_status r = JOULE_OK;
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+    if (rc == JOULE_DB_ERROR)
         r = joule_store_fail(s, what);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    joule_db_reset(st);
+    return r;
+}
+
+/* Runs an INSERT ... RETURNING id; *id gets the id. */
+static enum joule_status run_insert(struct joule_store *s, struct joule_db_stmt *st,
+                                    const char *what, int64_t *id)
+{
+    int rc = joule_db_step(st);
+    enum joule_status r = JOULE_OK;
+    if (rc == JOULE_DB_ROW)
+        *id = joule_db_column_int64(st, 0);
+    while (rc == JOULE_DB_ROW)
+        rc = joule_db_step(st);
+    if (rc == JOULE_DB_ERROR)
+        r = joule_store_fail(s, what);
+    joule_db_reset(st);
     return r;
 }
 
 static enum joule_status begin(struct joule_store *s)
 {
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (joule_db_begin(s->db) != 0)
         return joule_store_fail(s, "starting a transaction");
     return JOULE_OK;
 }
@@ -270,29 +267,43 @@ static enum joule_status begin(struct joule_store *s)
 static enum joule_status end(struct joule_store *s, enum joule_status st)
 {
     if (st == JOULE_OK) {
-        if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        if (joule_db_commit(s->db) == 0)
             return JOULE_OK;
         st = joule_store_fail(s, "committing");
     }
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    joule_db_rollback(s->db);
     return st;
+}
+
+enum joule_status joule_store_new_uid(struct joule_store *s, char uid[33])
+{
+    unsigned char r[16];
+    FILE *f = fopen("/dev/urandom", "rb");
+    size_t got = f ? fread(r, 1, sizeof(r), f) : 0;
+    if (f)
+        fclose(f);
+    if (got != sizeof(r))
+        return joule_store_err(s, JOULE_ERR_IO, "cannot read /dev/urandom for a unique id");
+    for (size_t i = 0; i < sizeof(r); i++)
+        joule_fmt(uid + 2 * i, 3, "%02x", r[i]);
+    return JOULE_OK;
 }
 
 static enum joule_status experiment_exists(struct joule_store *s, int64_t id)
 {
-    sqlite3_stmt *st = NULL;
-    enum joule_status r = prepare(s, "SELECT 1 FROM experiments WHERE id = ?", &st);
+    struct joule_db_stmt *st = NULL;
+    enum joule_status r = joule_store_prepare(s, "SELECT 1 FROM experiments WHERE id = ?", &st);
     if (r != JOULE_OK)
         return r;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
+    joule_db_bind_int64(st, 1, id);
+    int rc = joule_db_step(st);
+    if (rc == JOULE_DB_DONE)
         r = joule_store_err(s, JOULE_ERR_NOT_FOUND,
                             "no experiment %lld in %s (see `joule results list`)",
                             (long long)id, s->path);
-    else if (rc != SQLITE_ROW)
+    else if (rc != JOULE_DB_ROW)
         r = joule_store_fail(s, "looking up an experiment");
-    sqlite3_finalize(st);
+    joule_db_finalize(st);
     return r;
 }
 
@@ -301,18 +312,22 @@ enum joule_status joule_store_experiment_add(struct joule_store *s,
                                              int64_t *id)
 {
     *id = 0;
-    sqlite3_stmt *st = NULL;
-    enum joule_status r = prepare(
-        s,
-        "INSERT INTO experiments (uid, name, status, created_at, config_yaml, config_hash,"
-        " model_path, model_name, model_digest, precision, backend, dataset, batch_size,"
-        " cycles_planned, cycle_order, environment_json, meter_json)"
-        " VALUES (lower(hex(randomblob(16))), ?1, 'running',"
-        " (julianday('now') - 2440587.5) * 86400.0, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-        " ?11, ?12, ?13, ?14)",
-        &st);
+    char uid[33];
+    struct joule_db_stmt *st = NULL;
+    enum joule_status r = joule_store_new_uid(s, uid);
     if (r != JOULE_OK)
         return r;
+    r = joule_store_prepare(s,
+                "INSERT INTO experiments (uid, name, status, created_at, config_yaml, config_hash,"
+                " model_path, model_name, model_digest, precision, backend, dataset, batch_size,"
+                " cycles_planned, cycle_order, environment_json, meter_json)"
+                " VALUES (?15, ?1, 'running', ?16, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+                " ?11, ?12, ?13, ?14) RETURNING id",
+                &st);
+    if (r != JOULE_OK)
+        return r;
+    bind_text(st, 15, uid);
+    joule_db_bind_double(st, 16, joule_wall_s());
     bind_text(st, 1, e->name ? e->name : "");
     bind_text(st, 2, e->config_yaml ? e->config_yaml : "");
     bind_text(st, 3, e->config_hash ? e->config_hash : "");
@@ -322,15 +337,13 @@ enum joule_status joule_store_experiment_add(struct joule_store *s,
     bind_text(st, 7, e->precision);
     bind_text(st, 8, e->backend);
     bind_text(st, 9, e->dataset);
-    sqlite3_bind_int(st, 10, e->batch_size);
-    sqlite3_bind_int(st, 11, e->cycles_planned);
+    joule_db_bind_int64(st, 10, e->batch_size);
+    joule_db_bind_int64(st, 11, e->cycles_planned);
     bind_text(st, 12, e->cycle_order);
     bind_text(st, 13, e->environment_json);
     bind_text(st, 14, e->meter_json);
-    r = run(s, st, "adding an experiment");
-    if (r == JOULE_OK)
-        *id = sqlite3_last_insert_rowid(s->db);
-    sqlite3_finalize(st);
+    r = run_insert(s, st, "adding an experiment", id);
+    joule_db_finalize(st);
     return r;
 }
 
@@ -339,21 +352,24 @@ enum joule_status joule_store_experiment_status(struct joule_store *s, int64_t i
 {
     if (!status || !status[0])
         return joule_store_err(s, JOULE_ERR_INVALID, "an experiment status is empty");
-    sqlite3_stmt *st = NULL;
-    enum joule_status r = prepare(
+    struct joule_db_stmt *st = NULL;
+    enum joule_status r = joule_store_prepare(
         s,
         "UPDATE experiments SET status = ?1, flags = coalesce(?2, flags),"
-        " finished_at = CASE WHEN ?1 = 'running' THEN NULL"
-        " ELSE (julianday('now') - 2440587.5) * 86400.0 END WHERE id = ?3",
+        " finished_at = ?4 WHERE id = ?3",
         &st);
     if (r != JOULE_OK)
         return r;
+    if (strcmp(status, JOULE_STATUS_RUNNING) == 0)
+        joule_db_bind_null(st, 4);
+    else
+        joule_db_bind_double(st, 4, joule_wall_s());
     bind_text(st, 1, status);
     bind_text(st, 2, flags);
-    sqlite3_bind_int64(st, 3, id);
+    joule_db_bind_int64(st, 3, id);
     r = run(s, st, "setting an experiment's status");
-    sqlite3_finalize(st);
-    if (r == JOULE_OK && sqlite3_changes(s->db) == 0)
+    joule_db_finalize(st);
+    if (r == JOULE_OK && joule_db_changes(s->db) == 0)
         r = experiment_exists(s, id);
     return r;
 }
@@ -368,40 +384,42 @@ enum joule_status joule_store_eval_add(struct joule_store *s, const struct joule
         return joule_store_err(s, JOULE_ERR_INVALID, "an accuracy score without its task");
     if (e->experiment_id > 0 && (r = experiment_exists(s, e->experiment_id)) != JOULE_OK)
         return r;
-    sqlite3_stmt *st = NULL;
-    r = prepare(s,
+    struct joule_db_stmt *st = NULL;
+    r = joule_store_prepare(s,
                 "INSERT INTO evals (experiment_id, created_at, model_path, model_digest,"
                 " weight_type, task, dataset, n, score, n_correct, nll, rouge1, rouge2, rougeL,"
-                " params) VALUES (?1, (julianday('now') - 2440587.5) * 86400.0, ?2, ?3, ?4, ?5,"
-                " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                " params) VALUES (?1, ?15, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                " RETURNING id",
                 &st);
     if (r != JOULE_OK)
         return r;
     const struct joule_eval_result *x = &e->result;
     if (e->experiment_id > 0)
-        sqlite3_bind_int64(st, 1, e->experiment_id);
+        joule_db_bind_int64(st, 1, e->experiment_id);
     else
-        sqlite3_bind_null(st, 1);
+        joule_db_bind_null(st, 1);
     bind_text(st, 2, e->model_path);
     bind_text(st, 3, e->model_digest);
     bind_text(st, 4, e->weight_type);
     bind_text(st, 5, e->task ? e->task : "");
     bind_text(st, 6, e->dataset);
-    sqlite3_bind_int64(st, 7, x->n);
+    joule_db_bind_int64(st, 7, x->n);
     bind_real(st, 8, x->score);
     if (x->task == JOULE_EVAL_PPL || x->task == JOULE_EVAL_ROUGE)
-        sqlite3_bind_null(st, 9);
+        joule_db_bind_null(st, 9);
     else
-        sqlite3_bind_int64(st, 9, x->n_correct);
+        joule_db_bind_int64(st, 9, x->n_correct);
     bind_real(st, 10, x->nll);
     bind_real(st, 11, x->rouge1);
     bind_real(st, 12, x->rouge2);
     bind_real(st, 13, x->rougeL);
     bind_text(st, 14, e->params ? e->params : "");
-    r = run(s, st, "storing an accuracy score");
-    sqlite3_finalize(st);
+    joule_db_bind_double(st, 15, joule_wall_s());
+    int64_t new_id = 0;
+    r = run_insert(s, st, "storing an accuracy score", &new_id);
+    joule_db_finalize(st);
     if (r == JOULE_OK && id)
-        *id = sqlite3_last_insert_rowid(s->db);
+        *id = new_id;
     return r;
 }
 
@@ -411,68 +429,77 @@ static enum joule_status cycle_rows(struct joule_store *s, int64_t id,
                                     const struct joule_store_domain *d, size_t n_domains,
                                     const struct joule_store_request *q, size_t n_requests)
 {
-    sqlite3_stmt *st = NULL;
+    struct joule_db_stmt *st = NULL;
     enum joule_status r =
-        prepare(s, "DELETE FROM cycles WHERE experiment_id = ? AND cycle = ?", &st);
+        joule_store_prepare(s, "DELETE FROM cycles WHERE experiment_id = ? AND cycle = ?", &st);
     if (r != JOULE_OK)
         return r;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int(st, 2, c->cycle);
+    joule_db_bind_int64(st, 1, id);
+    joule_db_bind_int64(st, 2, c->cycle);
     r = run(s, st, "replacing a cycle");
-    sqlite3_finalize(st);
+    joule_db_finalize(st);
     if (r != JOULE_OK)
         return r;
 
-    r = prepare(s,
+    r = joule_store_prepare(s,
                 "INSERT INTO cycles (experiment_id, cycle, position, started_at, duration_s,"
                 " repeats, flags) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 &st);
     if (r != JOULE_OK)
         return r;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int(st, 2, c->cycle);
-    sqlite3_bind_int(st, 3, c->position);
+    joule_db_bind_int64(st, 1, id);
+    joule_db_bind_int64(st, 2, c->cycle);
+    joule_db_bind_int64(st, 3, c->position);
     bind_real(st, 4, c->started_at);
     bind_real(st, 5, c->duration_s);
-    sqlite3_bind_int(st, 6, c->repeats);
+    joule_db_bind_int64(st, 6, c->repeats);
     bind_text(st, 7, c->flags ? c->flags : "");
     r = run(s, st, "adding a cycle");
-    sqlite3_finalize(st);
+    joule_db_finalize(st);
     if (r != JOULE_OK)
         return r;
 
-    r = prepare(s,
-                "INSERT OR REPLACE INTO metrics (experiment_id, cycle, name, value)"
-                " VALUES (?, ?, ?, ?)",
+    r = joule_store_prepare(s,
+                "INSERT INTO metrics (experiment_id, cycle, name, value) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (experiment_id, cycle, name) DO UPDATE SET value = excluded.value",
                 &st);
     for (size_t i = 0; r == JOULE_OK && i < n_metrics; i++) {
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int(st, 2, c->cycle);
+        joule_db_bind_int64(st, 1, id);
+        joule_db_bind_int64(st, 2, c->cycle);
         bind_text(st, 3, m[i].name);
         bind_real(st, 4, m[i].value);
         r = run(s, st, "adding a metric");
     }
-    sqlite3_finalize(st);
+    joule_db_finalize(st);
     if (r != JOULE_OK)
         return r;
 
-    r = prepare(s,
-                "INSERT OR REPLACE INTO domains (experiment_id, cycle, window_name, domain,"
+    r = joule_store_prepare(s,
+                "INSERT INTO domains (experiment_id, cycle, window_name, domain,"
                 " source, kind, provenance, in_total, flags, energy_j, bound_j, net_energy_j,"
                 " net_bound_j, idle_power_w, avg_power_w, peak_power_w, interval_s, n_samples,"
-                " note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " note, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (experiment_id, cycle, window_name, domain) DO UPDATE SET"
+                " source = excluded.source, kind = excluded.kind,"
+                " provenance = excluded.provenance, in_total = excluded.in_total,"
+                " flags = excluded.flags, energy_j = excluded.energy_j,"
+                " bound_j = excluded.bound_j, net_energy_j = excluded.net_energy_j,"
+                " net_bound_j = excluded.net_bound_j, idle_power_w = excluded.idle_power_w,"
+                " avg_power_w = excluded.avg_power_w, peak_power_w = excluded.peak_power_w,"
+                " interval_s = excluded.interval_s, n_samples = excluded.n_samples,"
+                " note = excluded.note, seq = excluded.seq",
                 &st);
     for (size_t i = 0; r == JOULE_OK && i < n_domains; i++) {
         const struct joule_domain_reading *x = d[i].r;
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int(st, 2, c->cycle);
+        joule_db_bind_int64(st, 1, id);
+        joule_db_bind_int64(st, 2, c->cycle);
         bind_text(st, 3, d[i].window ? d[i].window : "");
         bind_text(st, 4, x->name);
         bind_text(st, 5, x->source);
         bind_text(st, 6, joule_domain_kind_str(x->kind));
         bind_text(st, 7, joule_provenance_str(x->provenance));
-        sqlite3_bind_int(st, 8, x->in_total);
-        sqlite3_bind_int64(st, 9, (int64_t)x->flags);
+        joule_db_bind_int64(st, 8, x->in_total);
+        joule_db_bind_int64(st, 9, (int64_t)x->flags);
         bind_real(st, 10, x->energy_j);
         bind_real(st, 11, x->bound_j);
         bind_real(st, 12, x->net_energy_j);
@@ -481,30 +508,42 @@ static enum joule_status cycle_rows(struct joule_store *s, int64_t id,
         bind_real(st, 15, x->avg_power_w);
         bind_real(st, 16, x->peak_power_w);
         bind_real(st, 17, x->interval_s);
-        sqlite3_bind_int64(st, 18, (int64_t)x->n_samples);
+        joule_db_bind_int64(st, 18, (int64_t)x->n_samples);
         bind_text(st, 19, x->note);
+        joule_db_bind_int64(st, 20, (int64_t)i);
         r = run(s, st, "adding a domain reading");
     }
-    sqlite3_finalize(st);
+    joule_db_finalize(st);
     if (r != JOULE_OK)
         return r;
 
-    r = prepare(s,
-                "INSERT OR REPLACE INTO requests (experiment_id, cycle, idx, sample_id, batch,"
+    r = joule_store_prepare(s,
+                "INSERT INTO requests (experiment_id, cycle, idx, sample_id, batch,"
                 " n_input, n_output, finish, queue_s, prefill_s, ttft_s, decode_s, total_s,"
                 " itl_mean_s, itl_p50_s, itl_p90_s, itl_max_s, energy_prefill_j,"
                 " energy_decode_j, text, error, tokens)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (experiment_id, cycle, idx) DO UPDATE SET"
+                " sample_id = excluded.sample_id, batch = excluded.batch,"
+                " n_input = excluded.n_input, n_output = excluded.n_output,"
+                " finish = excluded.finish, queue_s = excluded.queue_s,"
+                " prefill_s = excluded.prefill_s, ttft_s = excluded.ttft_s,"
+                " decode_s = excluded.decode_s, total_s = excluded.total_s,"
+                " itl_mean_s = excluded.itl_mean_s, itl_p50_s = excluded.itl_p50_s,"
+                " itl_p90_s = excluded.itl_p90_s, itl_max_s = excluded.itl_max_s,"
+                " energy_prefill_j = excluded.energy_prefill_j,"
+                " energy_decode_j = excluded.energy_decode_j, text = excluded.text,"
+                " error = excluded.error, tokens = excluded.tokens",
                 &st);
     for (size_t i = 0; r == JOULE_OK && i < n_requests; i++) {
         const struct joule_store_request *x = &q[i];
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int(st, 2, c->cycle);
-        sqlite3_bind_int(st, 3, x->index);
+        joule_db_bind_int64(st, 1, id);
+        joule_db_bind_int64(st, 2, c->cycle);
+        joule_db_bind_int64(st, 3, x->index);
         bind_text(st, 4, x->sample_id);
-        sqlite3_bind_int(st, 5, x->batch);
-        sqlite3_bind_int(st, 6, x->n_input);
-        sqlite3_bind_int(st, 7, x->n_output);
+        joule_db_bind_int64(st, 5, x->batch);
+        joule_db_bind_int64(st, 6, x->n_input);
+        joule_db_bind_int64(st, 7, x->n_output);
         bind_text(st, 8, x->finish);
         bind_real(st, 9, x->queue_s);
         bind_real(st, 10, x->prefill_s);
@@ -522,7 +561,7 @@ static enum joule_status cycle_rows(struct joule_store *s, int64_t id,
         bind_text(st, 22, x->tokens);
         r = run(s, st, "adding a request");
     }
-    sqlite3_finalize(st);
+    joule_db_finalize(st);
     return r;
 }
 
@@ -553,19 +592,22 @@ enum joule_status joule_store_timeline_add(struct joule_store *s, int64_t id,
     r = begin(s);
     if (r != JOULE_OK)
         return r;
-    sqlite3_stmt *st = NULL;
-    r = prepare(s, "INSERT INTO timeline (experiment_id, t_s, domain, power_w) VALUES (?,?,?,?)",
+    struct joule_db_stmt *st = NULL;
+    r = joule_store_prepare(s,
+                "INSERT INTO timeline (experiment_id, t_s, domain, power_w, seq)"
+                " VALUES (?, ?, ?, ?, ?)",
                 &st);
     for (size_t i = 0; r == JOULE_OK && i < n_samples; i++) {
         for (size_t k = 0; r == JOULE_OK && k < n_domains; k++) {
-            sqlite3_bind_int64(st, 1, id);
+            joule_db_bind_int64(st, 1, id);
             bind_real(st, 2, t_s[i]);
             bind_text(st, 3, domains[k]);
             bind_real(st, 4, power_w[i * n_domains + k]);
+            joule_db_bind_int64(st, 5, (int64_t)k);
             r = run(s, st, "adding power samples");
         }
     }
-    sqlite3_finalize(st);
+    joule_db_finalize(st);
     return end(s, r);
 }
 
@@ -575,19 +617,19 @@ static enum joule_status find_one(struct joule_store *s, const char *sql, const 
                                   const char *b, int64_t *id)
 {
     *id = 0;
-    sqlite3_stmt *st = NULL;
-    enum joule_status r = prepare(s, sql, &st);
+    struct joule_db_stmt *st = NULL;
+    enum joule_status r = joule_store_prepare(s, sql, &st);
     if (r != JOULE_OK)
         return r;
     bind_text(st, 1, a ? a : "");
     if (b)
         bind_text(st, 2, b);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *id = sqlite3_column_int64(st, 0);
-    else if (rc != SQLITE_DONE)
+    int rc = joule_db_step(st);
+    if (rc == JOULE_DB_ROW)
+        *id = joule_db_column_int64(st, 0);
+    else if (rc != JOULE_DB_DONE)
         r = joule_store_fail(s, "looking for an experiment of the same config");
-    sqlite3_finalize(st);
+    joule_db_finalize(st);
     return r;
 }
 
@@ -617,54 +659,54 @@ enum joule_status joule_store_experiment_get(struct joule_store *s, int64_t id,
         *config_yaml = NULL;
     if (done && n)
         memset(done, 0, n);
-    sqlite3_stmt *st = NULL;
+    struct joule_db_stmt *st = NULL;
     enum joule_status r =
-        prepare(s, "SELECT config_yaml, status FROM experiments WHERE id = ?", &st);
+        joule_store_prepare(s, "SELECT config_yaml, status FROM experiments WHERE id = ?", &st);
     if (r != JOULE_OK)
         return r;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        sqlite3_finalize(st);
+    joule_db_bind_int64(st, 1, id);
+    int rc = joule_db_step(st);
+    if (rc == JOULE_DB_DONE) {
+        joule_db_finalize(st);
         return joule_store_err(s, JOULE_ERR_NOT_FOUND,
                                "no experiment %lld in %s (see `joule results list`)",
                                (long long)id, s->path);
     }
-    if (rc != SQLITE_ROW) {
+    if (rc != JOULE_DB_ROW) {
         r = joule_store_fail(s, "reading an experiment");
-        sqlite3_finalize(st);
+        joule_db_finalize(st);
         return r;
     }
-    const char *y = (const char *)sqlite3_column_text(st, 0);
-    const char *stat = (const char *)sqlite3_column_text(st, 1);
+    const char *y = joule_db_column_text(st, 0);
+    const char *stat = joule_db_column_text(st, 1);
     if (status && status_size)
         joule_strlcpy(status, stat ? stat : "", status_size);
     if (config_yaml) {
         size_t len = y ? strlen(y) : 0;
         *config_yaml = malloc(len + 1);
         if (!*config_yaml) {
-            sqlite3_finalize(st);
+            joule_db_finalize(st);
             return JOULE_ERR_NOMEM;
         }
         if (len)
             memcpy(*config_yaml, y, len);
         (*config_yaml)[len] = '\0';
     }
-    sqlite3_finalize(st);
+    joule_db_finalize(st);
     if (!done || n == 0)
         return JOULE_OK;
-    r = prepare(s, "SELECT cycle FROM cycles WHERE experiment_id = ?", &st);
+    r = joule_store_prepare(s, "SELECT cycle FROM cycles WHERE experiment_id = ?", &st);
     if (r != JOULE_OK)
         goto fail;
-    sqlite3_bind_int64(st, 1, id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t c = sqlite3_column_int64(st, 0);
+    joule_db_bind_int64(st, 1, id);
+    while ((rc = joule_db_step(st)) == JOULE_DB_ROW) {
+        int64_t c = joule_db_column_int64(st, 0);
         if (c >= 0 && (uint64_t)c < n)
             done[c] = 1;
     }
-    if (rc != SQLITE_DONE)
+    if (rc != JOULE_DB_DONE)
         r = joule_store_fail(s, "reading the cycles of an experiment");
-    sqlite3_finalize(st);
+    joule_db_finalize(st);
     if (r == JOULE_OK)
         return JOULE_OK;
 fail:
@@ -677,14 +719,14 @@ fail:
 
 enum joule_status joule_store_remove(struct joule_store *s, int64_t id)
 {
-    sqlite3_stmt *st = NULL;
-    enum joule_status r = prepare(s, "DELETE FROM experiments WHERE id = ?", &st);
+    struct joule_db_stmt *st = NULL;
+    enum joule_status r = joule_store_prepare(s, "DELETE FROM experiments WHERE id = ?", &st);
     if (r != JOULE_OK)
         return r;
-    sqlite3_bind_int64(st, 1, id);
+    joule_db_bind_int64(st, 1, id);
     r = run(s, st, "removing an experiment");
-    sqlite3_finalize(st);
-    if (r == JOULE_OK && sqlite3_changes(s->db) == 0)
+    joule_db_finalize(st);
+    if (r == JOULE_OK && joule_db_changes(s->db) == 0)
         r = joule_store_err(s, JOULE_ERR_NOT_FOUND,
                             "no experiment %lld in %s (see `joule results list`)",
                             (long long)id, s->path);
@@ -696,14 +738,12 @@ enum joule_status joule_store_remove(struct joule_store *s, int64_t id)
 static enum joule_status tune_run_row(struct joule_store *s, const struct joule_store_tune_run *r,
                                       int64_t *id)
 {
-    static const char now[] = "(julianday('now') - 2440587.5) * 86400.0";
-    char sql[1024];
-    sqlite3_stmt *st = NULL;
+    struct joule_db_stmt *st = NULL;
     /* Made once per trials.csv; the tuning energy adds up over invocations. */
-    joule_fmt(sql, sizeof(sql),
+    static const char sql[] =
               "INSERT INTO tune_runs (created_at, updated_at, trials_path, model_path,"
               " model_digest, task, dataset, settings, tuning_energy_j, energy_provenance)"
-              " VALUES (%s, %s, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+              " VALUES (?9, ?9, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
               " ON CONFLICT(trials_path) DO UPDATE SET updated_at = excluded.updated_at,"
               " model_path = excluded.model_path, model_digest = excluded.model_digest,"
               " task = excluded.task, dataset = excluded.dataset, settings = excluded.settings,"
@@ -711,9 +751,8 @@ static enum joule_status tune_run_row(struct joule_store *s, const struct joule_
               " THEN tune_runs.tuning_energy_j ELSE coalesce(tune_runs.tuning_energy_j, 0)"
               " + excluded.tuning_energy_j END,"
               " energy_provenance = coalesce(excluded.energy_provenance,"
-              " tune_runs.energy_provenance)",
-              now, now);
-    enum joule_status e = prepare(s, sql, &st);
+              " tune_runs.energy_provenance)";
+    enum joule_status e = joule_store_prepare(s, sql, &st);
     if (e != JOULE_OK)
         return e;
     bind_text(st, 1, r->trials_path);
@@ -724,17 +763,18 @@ static enum joule_status tune_run_row(struct joule_store *s, const struct joule_
     bind_text(st, 6, r->settings ? r->settings : "");
     bind_real(st, 7, r->tuning_energy_j);
     bind_text(st, 8, r->energy_provenance);
+    joule_db_bind_double(st, 9, joule_wall_s());
     e = run(s, st, "storing a tuning");
-    sqlite3_finalize(st);
-    if (e != JOULE_OK || (e = prepare(s, "SELECT id FROM tune_runs WHERE trials_path = ?1",
+    joule_db_finalize(st);
+    if (e != JOULE_OK || (e = joule_store_prepare(s, "SELECT id FROM tune_runs WHERE trials_path = ?1",
                                       &st)) != JOULE_OK)
         return e;
     bind_text(st, 1, r->trials_path);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        *id = sqlite3_column_int64(st, 0);
+    if (joule_db_step(st) == JOULE_DB_ROW)
+        *id = joule_db_column_int64(st, 0);
     else
         e = joule_store_fail(s, "finding a tuning");
-    sqlite3_finalize(st);
+    joule_db_finalize(st);
     return e;
 }
 
@@ -749,24 +789,24 @@ enum joule_status joule_store_tune_save(struct joule_store *s, const struct joul
     if (e != JOULE_OK)
         return e;
     e = tune_run_row(s, r, &run_id);
-    sqlite3_stmt *st = NULL;
-    if (e == JOULE_OK && (e = prepare(s, "DELETE FROM tune_trials WHERE run_id = ?1", &st)) ==
+    struct joule_db_stmt *st = NULL;
+    if (e == JOULE_OK && (e = joule_store_prepare(s, "DELETE FROM tune_trials WHERE run_id = ?1", &st)) ==
                              JOULE_OK) {
-        sqlite3_bind_int64(st, 1, run_id);
+        joule_db_bind_int64(st, 1, run_id);
         e = run(s, st, "replacing a tuning's trials");
-        sqlite3_finalize(st);
+        joule_db_finalize(st);
         st = NULL;
     }
     if (e == JOULE_OK)
-        e = prepare(s,
+        e = joule_store_prepare(s,
                     "INSERT INTO tune_trials (run_id, number, config, state, value, accuracy,"
                     " rougeL, exact, numeric, energy_j, tpj, latency_s, tokens, n_examples,"
                     " pareto_rank, energy_provenance) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
                     " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                     &st);
     for (size_t i = 0; e == JOULE_OK && i < n; i++) {
-        sqlite3_bind_int64(st, 1, run_id);
-        sqlite3_bind_int64(st, 2, t[i].number);
+        joule_db_bind_int64(st, 1, run_id);
+        joule_db_bind_int64(st, 2, t[i].number);
         bind_text(st, 3, t[i].config ? t[i].config : "");
         bind_text(st, 4, t[i].state ? t[i].state : "");
         bind_real(st, 5, t[i].value);
@@ -777,13 +817,13 @@ enum joule_status joule_store_tune_save(struct joule_store *s, const struct joul
         bind_real(st, 10, t[i].energy_j);
         bind_real(st, 11, t[i].tpj);
         bind_real(st, 12, t[i].latency_s);
-        sqlite3_bind_int64(st, 13, t[i].tokens);
-        sqlite3_bind_int64(st, 14, t[i].n_examples);
-        sqlite3_bind_int(st, 15, t[i].pareto_rank);
+        joule_db_bind_int64(st, 13, t[i].tokens);
+        joule_db_bind_int64(st, 14, t[i].n_examples);
+        joule_db_bind_int64(st, 15, t[i].pareto_rank);
         bind_text(st, 16, t[i].energy_provenance);
         e = run(s, st, "storing a trial");
     }
-    sqlite3_finalize(st);
+    joule_db_finalize(st);
     e = end(s, e);
     if (e == JOULE_OK && id)
         *id = run_id;
@@ -801,34 +841,37 @@ enum joule_status joule_store_group_add(struct joule_store *s, const char *kind,
         if (e != JOULE_OK)
             return e;
     }
-    enum joule_status e = begin(s);
-    if (e != JOULE_OK)
+    char uid[33];
+    enum joule_status e = joule_store_new_uid(s, uid);
+    if (e != JOULE_OK || (e = begin(s)) != JOULE_OK)
         return e;
-    sqlite3_stmt *st = NULL;
-    e = prepare(s,
-                "INSERT INTO groups (kind, created_at, label)"
-                " VALUES (?1, (julianday('now') - 2440587.5) * 86400.0, ?2)",
+    struct joule_db_stmt *st = NULL;
+    int64_t gid = 0;
+    e = joule_store_prepare(s,
+                "INSERT INTO groups (kind, created_at, label, uid) VALUES (?1, ?3, ?2, ?4)"
+                " RETURNING id",
                 &st);
     if (e == JOULE_OK) {
         bind_text(st, 1, kind);
         bind_text(st, 2, label);
-        e = run(s, st, "storing a group");
-        sqlite3_finalize(st);
+        joule_db_bind_double(st, 3, joule_wall_s());
+        bind_text(st, 4, uid);
+        e = run_insert(s, st, "storing a group", &gid);
+        joule_db_finalize(st);
         st = NULL;
     }
-    const int64_t gid = e == JOULE_OK ? sqlite3_last_insert_rowid(s->db) : 0;
     if (e == JOULE_OK)
-        e = prepare(s,
+        e = joule_store_prepare(s,
                     "INSERT INTO group_members (group_id, position, experiment_id)"
                     " VALUES (?1, ?2, ?3)",
                     &st);
     for (size_t i = 0; e == JOULE_OK && i < n; i++) {
-        sqlite3_bind_int64(st, 1, gid);
-        sqlite3_bind_int64(st, 2, (int64_t)i);
-        sqlite3_bind_int64(st, 3, ids[i]);
+        joule_db_bind_int64(st, 1, gid);
+        joule_db_bind_int64(st, 2, (int64_t)i);
+        joule_db_bind_int64(st, 3, ids[i]);
         e = run(s, st, "storing a group member");
     }
-    sqlite3_finalize(st);
+    joule_db_finalize(st);
     e = end(s, e);
     if (e == JOULE_OK && id)
         *id = gid;
@@ -839,24 +882,24 @@ enum joule_status joule_store_group_members(struct joule_store *s, const char *k
                                             int64_t *ids, size_t cap, size_t *n)
 {
     *n = 0;
-    sqlite3_stmt *st = NULL;
-    enum joule_status e = prepare(s, "SELECT 1 FROM groups WHERE id = ?1 AND kind = ?2", &st);
+    struct joule_db_stmt *st = NULL;
+    enum joule_status e = joule_store_prepare(s, "SELECT 1 FROM groups WHERE id = ?1 AND kind = ?2", &st);
     if (e != JOULE_OK)
         return e;
-    sqlite3_bind_int64(st, 1, id);
+    joule_db_bind_int64(st, 1, id);
     bind_text(st, 2, kind);
-    const int found = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
+    const int found = joule_db_step(st) == JOULE_DB_ROW;
+    joule_db_finalize(st);
     if (!found)
         return joule_store_err(s, JOULE_ERR_NOT_FOUND, "no %s %lld", kind, (long long)id);
-    e = prepare(s,
+    e = joule_store_prepare(s,
                 "SELECT experiment_id FROM group_members WHERE group_id = ?1 ORDER BY position",
                 &st);
     if (e != JOULE_OK)
         return e;
-    sqlite3_bind_int64(st, 1, id);
-    while (sqlite3_step(st) == SQLITE_ROW && *n < cap)
-        ids[(*n)++] = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    joule_db_bind_int64(st, 1, id);
+    while (joule_db_step(st) == JOULE_DB_ROW && *n < cap)
+        ids[(*n)++] = joule_db_column_int64(st, 0);
+    joule_db_finalize(st);
     return JOULE_OK;
 }

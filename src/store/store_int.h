@@ -5,27 +5,29 @@
 #ifndef JOULE_STORE_INT_H
 #define JOULE_STORE_INT_H
 
+#include "db.h"
 #include "joule.h"
 
-#include <sqlite3.h>
 #include <stddef.h>
 
 struct joule_store {
-    sqlite3 *db;
-    char *path;
+    struct joule_db *db;
+    char *path;      /* the target, its password removed */
     char errmsg[1024];
 };
 
 /* --- schema.c ------------------------------------------------------------- */
 
-/* The schema version this code writes (PRAGMA user_version). */
-#define JOULE_STORE_SCHEMA_VERSION 7
+/* The schema version this code writes (SQLite: PRAGMA user_version;
+ * PostgreSQL: the table joule_meta). */
+#define JOULE_STORE_SCHEMA_VERSION 8
 /* 'JOUL': PRAGMA application_id of a joule database. */
 #define JOULE_STORE_APPLICATION_ID 0x4a4f554c
 
 /* joule_store_migrations[k] takes a database from version k to k + 1; [0]
  * is the v1 schema itself.  Each runs inside one transaction, which also
- * sets user_version. */
+ * sets the version.  They are written in SQLite's dialect; PostgreSQL runs
+ * them through joule_db_exec_schema (schema.c lists its rules). */
 extern const char *const joule_store_migrations[JOULE_STORE_SCHEMA_VERSION];
 
 /* --- table.c -------------------------------------------------------------- */
@@ -46,10 +48,15 @@ size_t joule_table_find_col(const struct joule_table *t, const char *name);
 
 /* --- store.c -------------------------------------------------------------- */
 
-/* Sets s->errmsg to "PATH: what: sqlite message" and returns JOULE_ERR_IO. */
+/* Sets s->errmsg to "PATH: what: database message" and returns JOULE_ERR_IO. */
 enum joule_status joule_store_fail(struct joule_store *s, const char *what);
 /* Sets s->errmsg to the formatted text and returns st. */
 enum joule_status joule_store_err(struct joule_store *s, enum joule_status st,
                                   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Prepares sql on s's database; the failure's message in s->errmsg. */
+enum joule_status joule_store_prepare(struct joule_store *s, const char *sql,
+                                      struct joule_db_stmt **st);
+/* 32 random hex digits (experiments.uid, groups.uid). */
+enum joule_status joule_store_new_uid(struct joule_store *s, char uid[33]);
 
 #endif /* JOULE_STORE_INT_H */

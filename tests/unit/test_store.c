@@ -1,13 +1,18 @@
 /* test_store.c - the results store: writes through store.h read back by
  * every query, cycle replacement, resume lookups, status, removal,
- * comparison, the default path, refusal of newer and foreign files, and
- * the migration of a version 1 database. */
+ * comparison, the default path, refusal of newer and foreign files, the
+ * migration of a version 1 database, concurrent opening, and merging
+ * databases (joule_store_push).  The suite runs on SQLite files, then,
+ * when JOULE_TEST_PG_URL names a PostgreSQL server (tests/store_pg.sh
+ * starts one), again on PostgreSQL, each test in a database of its own. */
 #define _POSIX_C_SOURCE 200809L
 #include "test.h"
 #include "store.h"
 #include "store_int.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +20,54 @@
 #include <unistd.h>
 
 static char dir[512];
+/* The PostgreSQL server of this run (NULL: SQLite), and the databases made
+ * on it, dropped at the end. */
+static const char *pg_url;
+static char pg_made[16][64];
+static size_t n_pg_made;
 
 static void path_in(char *buf, size_t size, const char *name)
 {
     snprintf(buf, size, "%s/%s", dir, name);
+}
+
+/* Runs sql on the server's own database (CREATE and DROP DATABASE). */
+static int pg_admin(const char *sql)
+{
+    struct joule_db *db = NULL;
+    char err[512];
+    if (joule_db_open(pg_url, &db, err, sizeof(err)) != JOULE_OK) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    int rc = joule_db_exec(db, sql);
+    if (rc != 0)
+        fprintf(stderr, "%s: %s\n", sql, joule_db_errmsg(db));
+    joule_db_close(db);
+    return rc;
+}
+
+/* A new, empty database named after name: an SQLite file in dir, or a
+ * database of its own on the PostgreSQL server. */
+static void target_in(char *buf, size_t size, const char *name)
+{
+    if (!pg_url) {
+        path_in(buf, size, name);
+        unlink(buf);
+        return;
+    }
+    char db[64], sql[160];
+    int n = snprintf(db, sizeof(db), "jt%ld_", (long)getpid());
+    for (const char *p = name; *p && n < (int)sizeof(db) - 1; p++)
+        db[n++] = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ? *p : '_';
+    db[n] = '\0';
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", db);
+    pg_admin(sql);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db);
+    if (pg_admin(sql) == 0 && n_pg_made < sizeof(pg_made) / sizeof(pg_made[0]))
+        snprintf(pg_made[n_pg_made++], sizeof(pg_made[0]), "%s", db);
+    const char *slash = strrchr(pg_url, '/');
+    snprintf(buf, size, "%.*s/%s", (int)(slash - pg_url), pg_url, db);
 }
 
 static size_t col(const struct joule_table *t, const char *name)
@@ -46,13 +95,22 @@ static double cell(const struct joule_table *t, const char *key, const char *c)
 
 static int64_t count(struct joule_store *s, const char *sql)
 {
-    sqlite3_stmt *st = NULL;
+    struct joule_db_stmt *st = NULL;
     int64_t n = -1;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    if (joule_db_prepare(s->db, sql, &st) == 0 && joule_db_step(st) == JOULE_DB_ROW)
+        n = joule_db_column_int64(st, 0);
+    else
+        fprintf(stderr, "%s: %s\n", sql, joule_db_errmsg(s->db));
+    joule_db_finalize(st);
     return n;
+}
+
+static int64_t version(struct joule_store *s)
+{
+    int64_t v = -1, app = 0, n = 0;
+    if (joule_db_probe(s->db, &v, &app, &n) != JOULE_OK || app != JOULE_STORE_APPLICATION_ID)
+        return -1;
+    return v;
 }
 
 static const struct joule_store_experiment exp_a = {
@@ -121,15 +179,24 @@ static enum joule_status add_cycle(struct joule_store *s, int64_t id, int k, dou
 static void test_write_and_query(void)
 {
     char path[600];
-    path_in(path, sizeof(path), "a/b/results.db");
+    if (pg_url) {
+        target_in(path, sizeof(path), "results");
+    } else {
+        path_in(path, sizeof(path), "a/b/results.db");
+        unlink(path);
+    }
     struct joule_store *s = NULL;
     char err[512];
     CHECK(joule_store_open(path, &s, err, sizeof(err)) == JOULE_OK);
-    if (!s)
+    if (!s) {
+        fprintf(stderr, "%s\n", err);
         return;
+    }
     CHECK_STR(joule_store_path(s), path);
-    CHECK(count(s, "PRAGMA user_version") == JOULE_STORE_SCHEMA_VERSION);
-    CHECK(count(s, "PRAGMA foreign_keys") == 1);
+    CHECK_STR(joule_db_kind(s->db), pg_url ? "postgresql" : "sqlite");
+    CHECK(version(s) == JOULE_STORE_SCHEMA_VERSION);
+    if (!pg_url)
+        CHECK(count(s, "PRAGMA foreign_keys") == 1);
 
     int64_t id = 0;
     CHECK(joule_store_experiment_add(s, &exp_a, &id) == JOULE_OK);
@@ -392,8 +459,7 @@ static void test_write_and_query(void)
 static void test_evals(void)
 {
     char path[600], err[512];
-    path_in(path, sizeof(path), "evals.db");
-    unlink(path);
+    target_in(path, sizeof(path), "evals.db");
     struct joule_store *s = NULL;
     CHECK(joule_store_open(path, &s, err, sizeof(err)) == JOULE_OK);
     if (!s)
@@ -469,7 +535,7 @@ static void test_refusals(void)
     path_in(path, sizeof(path), "newer.db");
     CHECK(joule_store_open(path, &s, err, sizeof(err)) == JOULE_OK);
     if (s) {
-        CHECK(sqlite3_exec(s->db, "PRAGMA user_version = 99", NULL, NULL, NULL) == SQLITE_OK);
+        CHECK(joule_db_exec(s->db, "PRAGMA user_version = 99") == 0);
         joule_store_close(s);
     }
     s = (struct joule_store *)1;
@@ -545,7 +611,7 @@ static void test_migration(void)
         fprintf(stderr, "%s\n", err);
         return;
     }
-    CHECK(count(s, "PRAGMA user_version") == JOULE_STORE_SCHEMA_VERSION);
+    CHECK(version(s) == JOULE_STORE_SCHEMA_VERSION);
     CHECK(count(s, "SELECT count(*) FROM timeline") == 0);
     CHECK(count(s, "SELECT count(*) FROM requests WHERE text IS NULL") == 1);
     struct joule_table *t = NULL;
@@ -604,8 +670,7 @@ static void test_table_text(void)
 static void test_tune(void)
 {
     char path[600];
-    path_in(path, sizeof(path), "tune.db");
-    unlink(path);
+    target_in(path, sizeof(path), "tune.db");
     struct joule_store *s = NULL;
     char err[512];
     CHECK(joule_store_open(path, &s, err, sizeof(err)) == JOULE_OK);
@@ -650,18 +715,241 @@ static void test_tune(void)
     joule_store_close(s);
 }
 
+/* PostgreSQL: a newer schema, a database of something else, a server that
+ * is not there (named without the password). */
+static void test_refusals_pg(void)
+{
+    char path[600], err[512];
+    struct joule_store *s = NULL;
+    target_in(path, sizeof(path), "newer");
+    CHECK(joule_store_open(path, &s, err, sizeof(err)) == JOULE_OK);
+    if (s) {
+        CHECK(joule_db_exec(s->db, "UPDATE joule_meta SET value = '99'"
+                                   " WHERE key = 'schema_version'") == 0);
+        joule_store_close(s);
+    }
+    s = (struct joule_store *)1;
+    CHECK(joule_store_open(path, &s, err, sizeof(err)) == JOULE_ERR_UNSUPPORTED);
+    CHECK(s == NULL);
+    char want[96];
+    snprintf(want, sizeof(want), "was written by a newer joule (schema 99, this joule knows %d)",
+             JOULE_STORE_SCHEMA_VERSION);
+    CHECK(strstr(err, want) != NULL);
+
+    target_in(path, sizeof(path), "other");
+    struct joule_db *db = NULL;
+    CHECK(joule_db_open(path, &db, err, sizeof(err)) == JOULE_OK);
+    if (db) {
+        CHECK(joule_db_exec(db, "CREATE TABLE t (x INTEGER)") == 0);
+        joule_db_close(db);
+    }
+    CHECK(joule_store_open(path, &s, err, sizeof(err)) == JOULE_ERR_FORMAT);
+    CHECK(strstr(err, "a PostgreSQL database with other tables") != NULL);
+
+    CHECK(joule_store_open("postgresql://joule:s3cret@127.0.0.1:1/nowhere", &s, err,
+                           sizeof(err)) == JOULE_ERR_IO);
+    CHECK(strstr(err, "postgresql://joule@127.0.0.1:1/nowhere: cannot connect") == err);
+    CHECK(strstr(err, "s3cret") == NULL);
+}
+
+static void test_redact(void)
+{
+    static const char *const cases[][2] = {
+        {"postgresql://u:pw@h:5432/db", "postgresql://u@h:5432/db"},
+        {"postgres://u@h/db?password=pw&sslmode=disable",
+         "postgres://u@h/db?password=***&sslmode=disable"},
+        {"postgresql://h/db", "postgresql://h/db"},
+        {"host=h password=pw dbname=d", "host=h password=*** dbname=d"},
+        {"dbname=d", "dbname=d"},
+        {"a/b.db", "a/b.db"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[128];
+        joule_db_redact(cases[i][0], out, sizeof(out));
+        CHECK_STR(out, cases[i][1]);
+    }
+    CHECK(joule_db_is_pg("postgresql://x") && joule_db_is_pg("postgres://x") &&
+          joule_db_is_pg("host=x") && !joule_db_is_pg("postgresql.db") &&
+          !joule_db_is_pg("./host=x"));
+}
+
+/* Many processes open a new database at once: each gets it whole, the
+ * schema made once. */
+static char shared_target[600];
+
+static void *open_shared(void *arg)
+{
+    struct joule_store *s = NULL;
+    char err[512];
+    enum joule_status st = joule_store_open(shared_target, &s, err, sizeof(err));
+    if (st != JOULE_OK)
+        fprintf(stderr, "%s\n", err);
+    int64_t id = 0;
+    if (st == JOULE_OK)
+        st = joule_store_experiment_add(s, &exp_a, &id);
+    if (st == JOULE_OK)
+        st = add_cycle(s, id, 0, 100.0);
+    joule_store_close(s);
+    *(enum joule_status *)arg = st;
+    return NULL;
+}
+
+static void test_concurrent_open(void)
+{
+    target_in(shared_target, sizeof(shared_target), "shared.db");
+    enum joule_status st[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        CHECK(pthread_create(&th[i], NULL, open_shared, &st[i]) == 0);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(st[i] == JOULE_OK);
+    }
+    struct joule_store *s = NULL;
+    char err[512];
+    CHECK(joule_store_open(shared_target, &s, err, sizeof(err)) == JOULE_OK);
+    if (!s)
+        return;
+    CHECK(version(s) == JOULE_STORE_SCHEMA_VERSION);
+    CHECK(count(s, "SELECT count(*) FROM experiments") == 4);
+    CHECK(count(s, "SELECT count(DISTINCT uid) FROM experiments") == 4);
+    CHECK(count(s, "SELECT count(*) FROM cycles") == 4);
+    joule_store_close(s);
+}
+
+/* Late aggregation: an SQLite file merged into this run's database kind,
+ * twice (nothing the second time), then once more after the source
+ * finished a run. */
+static void test_push(void)
+{
+    char src_path[600], dst_path[600], err[512];
+    path_in(src_path, sizeof(src_path), "push-src.db");
+    unlink(src_path);
+    target_in(dst_path, sizeof(dst_path), "push-dst.db");
+    struct joule_store *src = NULL, *dst = NULL;
+    CHECK(joule_store_open(src_path, &src, err, sizeof(err)) == JOULE_OK);
+    CHECK(joule_store_open(dst_path, &dst, err, sizeof(err)) == JOULE_OK);
+    if (!src || !dst) {
+        joule_store_close(src);
+        joule_store_close(dst);
+        return;
+    }
+    /* The destination has one experiment of its own: ids differ. */
+    int64_t own = 0, a = 0, b = 0, gid = 0, tid = 0;
+    CHECK(joule_store_experiment_add(dst, &exp_a, &own) == JOULE_OK && own == 1);
+    CHECK(joule_store_experiment_add(src, &exp_a, &a) == JOULE_OK);
+    CHECK(joule_store_experiment_add(src, &exp_a, &b) == JOULE_OK);
+    for (int k = 0; k < 3; k++)
+        CHECK(add_cycle(src, a, k, 100.0 + 10.0 * k) == JOULE_OK);
+    CHECK(add_cycle(src, b, 0, 50.0) == JOULE_OK);
+    CHECK(joule_store_experiment_status(src, a, JOULE_STATUS_COMPLETED, "") == JOULE_OK);
+    const char *doms[] = {"package-0", "gpu0"};
+    double ts[] = {0.0, 0.1}, pw[] = {10, 100, 11, 101};
+    CHECK(joule_store_timeline_add(src, a, doms, 2, ts, pw, 2) == JOULE_OK);
+    struct joule_eval_result er = {JOULE_EVAL_NUMERIC, 0.25, NAN, NAN, NAN, 8, 2, NAN, 0, 96};
+    struct joule_store_eval e = {a, "m.gguf", "abc", "Q4_0", "numeric", "arith", "{}", er};
+    CHECK(joule_store_eval_add(src, &e, NULL) == JOULE_OK);
+    e.experiment_id = 0;
+    e.task = "ppl";
+    e.result.task = JOULE_EVAL_PPL;
+    CHECK(joule_store_eval_add(src, &e, NULL) == JOULE_OK);
+    int64_t members[] = {a, b};
+    CHECK(joule_store_group_add(src, "sweep", "batch", members, 2, &gid) == JOULE_OK);
+    struct joule_store_tune_run tr = {"/x/trials.csv", "/m.gguf", "d", "rouge", "s", "{}",
+                                      1.0, "estimated"};
+    struct joule_store_tune_trial tt = {0,   "style=role", "COMPLETE", 0.5, 0.25, 0.25, NAN,
+                                        NAN, 3.0,          2.0,        0.1, 6,    4,    1,
+                                        "estimated"};
+    CHECK(joule_store_tune_save(src, &tr, &tt, 1, &tid) == JOULE_OK);
+
+    struct joule_push_counts n;
+    CHECK(joule_store_push(src, dst, &n) == JOULE_OK);
+    if (n.experiments != 2)
+        fprintf(stderr, "push: %s\n", joule_store_errmsg(dst));
+    CHECK(n.experiments == 2 && n.cycles == 4 && n.already == 0);
+    CHECK(n.groups == 1 && n.tunings == 1 && n.evals == 1);
+    CHECK(count(dst, "SELECT count(*) FROM experiments") == 3);
+    CHECK(count(dst, "SELECT count(*) FROM cycles") == 4);
+    CHECK(count(dst, "SELECT count(*) FROM metrics") == 40);
+    CHECK(count(dst, "SELECT count(*) FROM domains") == 8);
+    CHECK(count(dst, "SELECT count(*) FROM requests") == 8);
+    CHECK(count(dst, "SELECT count(*) FROM timeline") == 4);
+    CHECK(count(dst, "SELECT count(*) FROM evals") == 2);
+    CHECK(count(dst, "SELECT count(*) FROM tune_trials") == 1);
+    CHECK(count(dst, "SELECT count(*) FROM group_members") == 2);
+    /* The references follow the new ids. */
+    CHECK(count(dst, "SELECT count(*) FROM cycles c JOIN experiments e"
+                     " ON e.id = c.experiment_id WHERE e.id <> 1") == 4);
+    CHECK(count(dst, "SELECT min(experiment_id) FROM group_members") == 2);
+    CHECK(count(dst, "SELECT count(*) FROM evals WHERE experiment_id = 2") == 1);
+    /* Same numbers on both sides. */
+    struct joule_table *t = NULL;
+    CHECK(joule_store_query(dst, JOULE_QUERY_SUMMARY, 2, &t) == JOULE_OK);
+    CHECK_NEAR(cell(t, "energy_total_j", "mean"), 110.0, 1e-12);
+    CHECK_NEAR(cell(t, "energy_total_j", "ci95"), 24.841377, 1e-5);
+    joule_table_free(t);
+    CHECK(joule_store_query(dst, JOULE_QUERY_DOMAINS, 2, &t) == JOULE_OK);
+    CHECK(joule_table_rows(t) == 6 &&
+          strcmp(joule_table_text(t, 0, col(t, "window")), "prefill") == 0);
+    joule_table_free(t);
+    CHECK(joule_store_query(dst, JOULE_QUERY_INFO, 2, &t) == JOULE_OK);
+    CHECK_STR(joule_table_text(t, row_of(t, "status"), 1), "completed");
+    joule_table_free(t);
+
+    /* Again: nothing new. */
+    CHECK(joule_store_push(src, dst, &n) == JOULE_OK);
+    CHECK(n.experiments == 0 && n.cycles == 0 && n.already == 2);
+    CHECK(n.groups == 0 && n.tunings == 0 && n.evals == 0);
+    CHECK(count(dst, "SELECT count(*) FROM experiments") == 3);
+    CHECK(count(dst, "SELECT count(*) FROM evals") == 2);
+
+    /* The source finishes b offline: its new cycles and status follow. */
+    CHECK(add_cycle(src, b, 1, 60.0) == JOULE_OK);
+    CHECK(add_cycle(src, b, 2, 70.0) == JOULE_OK);
+    CHECK(joule_store_experiment_status(src, b, JOULE_STATUS_COMPLETED, "") == JOULE_OK);
+    CHECK(joule_store_push(src, dst, &n) == JOULE_OK);
+    CHECK(n.experiments == 1 && n.cycles == 2 && n.already == 1);
+    CHECK(count(dst, "SELECT count(*) FROM cycles WHERE experiment_id = 3") == 3);
+    CHECK(count(dst, "SELECT count(*) FROM experiments WHERE status = 'completed'") == 2);
+    CHECK(count(dst, "SELECT count(*) FROM metrics") == 60);
+    joule_store_close(src);
+    joule_store_close(dst);
+}
+
+static void run_suite(void)
+{
+    RUN(test_write_and_query);
+    RUN(test_evals);
+    RUN(test_tune);
+    RUN(test_concurrent_open);
+    RUN(test_push);
+    if (pg_url) {
+        RUN(test_refusals_pg);
+    } else {
+        RUN(test_table_text);
+        RUN(test_redact);
+        RUN(test_default_path);
+        RUN(test_refusals);
+        RUN(test_migration);
+    }
+}
+
 int main(void)
 {
     const char *tmp = getenv("JOULE_TEST_TMP");
     snprintf(dir, sizeof(dir), "%s/store-%ld", tmp ? tmp : "/tmp", (long)getpid());
     mkdir(dir, 0777);
-    RUN(test_table_text);
-    RUN(test_write_and_query);
-    RUN(test_evals);
-    RUN(test_default_path);
-    RUN(test_refusals);
-    RUN(test_migration);
-    RUN(test_tune);
+    run_suite();
+    pg_url = getenv("JOULE_TEST_PG_URL");
+    if (pg_url && pg_url[0]) {
+        printf("again on PostgreSQL (%s)\n", pg_url);
+        run_suite();
+        char sql[128];
+        for (size_t i = 0; i < n_pg_made; i++) {
+            snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", pg_made[i]);
+            CHECK(pg_admin(sql) == 0);
+        }
+    }
     char cmd[700];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (t_fail == 0 && system(cmd) != 0)
