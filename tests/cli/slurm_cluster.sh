@@ -9,8 +9,8 @@
 #   - a second sweep whose slow point is killed (scancel) mid-run: status says
 #     it failed, --retry-failed resubmits that point only, and the store then
 #     holds one completed experiment per point.
-# The results database is PostgreSQL when tests/tools/pgtest.sh exists (its
-# pg_start gives $JOULE_TEST_PG_URL), else SQLite in the temp folder; every
+# The results database is PostgreSQL (tests/tools/pgtest.sh starts a
+# throw-away server), else, said so, SQLite in the temp folder; every
 # access goes through joule.
 # Needs root (slurmd runs jobs as their user and must own its spool); when not
 # root, a binary is missing or a daemon does not start, it prints "SKIP:
@@ -153,19 +153,19 @@ done
 [ "$st" = idle ] || skip "the node is not idle after 20 s (sinfo: '$st')" $LOGS
 echo "cluster: node $NODE idle after $((n / 5)) s (slurmctld :$CTLD_PORT, slurmd :$SLURMD_PORT)"
 
-# The results database: PostgreSQL when the driver's test helper is there.
+# The results database: PostgreSQL, as on a cluster; where no server can
+# start here, an SQLite file, said so (and a failure where the test is
+# required, as in CI).
 SLURM_TEST_DB="$TMP/results.db"
-if [ -f "$HERE/../tools/pgtest.sh" ]; then
-    . "$HERE/../tools/pgtest.sh"
-    if pg_start; then
-        PG=1
-        SLURM_TEST_DB=$JOULE_TEST_PG_URL
-        echo "NOTE: results in PostgreSQL ($JOULE_TEST_PG_URL)"
-    else
-        echo "NOTE: results in SQLite (PostgreSQL did not start: $PG_SKIP)"
-    fi
+. "$HERE/../tools/pgtest.sh"
+if pg_start; then
+    PG=1
+    SLURM_TEST_DB=$JOULE_TEST_PG_URL
+    echo "NOTE: results in PostgreSQL ($JOULE_TEST_PG_URL)"
+elif [ "${JOULE_TEST_SLURM:-}" = required ]; then
+    bad "PostgreSQL did not start ($PG_SKIP), and JOULE_TEST_SLURM=required"
 else
-    echo "NOTE: results in SQLite (no PostgreSQL driver yet)"
+    echo "NOTE: results in SQLite (PostgreSQL did not start: $PG_SKIP)"
 fi
 
 # Exported, so sbatch passes them on to the tasks.
