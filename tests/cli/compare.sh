@@ -11,10 +11,7 @@ export JOULE_DB="$TMP/results.db"
 export JOULE_CACHE_DIR="$TMP/cache"
 expect_exit 0 "synth" -- "$J" model synth --arch llama --dim 64 --layers 2 --heads 4 \
     --kv-heads 2 --ffn 128 --vocab 512 --ctx 1024 --tokenizer spm --type f32 -o "$TMP/m.gguf"
-cat >"$TMP/meter.txt" <<EOF
-domain pkg kind=package mode=counter update_ms=1
-at 0 pkg=40
-EOF
+fake_meter "$TMP/meter.txt" 40
 FAST="--set protocol.meter_sources=fake:$TMP/meter.txt --set protocol.idle_s=0.1
       --set protocol.min_window_s=0 --set protocol.cycles=2 --set dataset.sample_size=3
       --set max_output_tokens=4"

@@ -16,7 +16,7 @@ export JOULE_CACHE_DIR="$TMP/cache"
 
 expect_exit 0 "synth" -- "$J" model synth --arch llama --dim 64 --layers 2 --heads 4 \
     --kv-heads 2 --ffn 128 --vocab 512 --ctx 8192 --tokenizer spm --type q8_0 -o "$TMP/m.gguf"
-printf 'domain pkg kind=package mode=counter update_ms=1\nat 0 pkg=40\n' >"$TMP/meter.txt"
+fake_meter "$TMP/meter.txt" 40
 FAST="--meter fake:$TMP/meter.txt --interval 5 --idle 0 --min-window 0 --warmup 0 --cycles 1"
 
 # check DESC EXPR: a python expression over the last experiment: status,

@@ -29,6 +29,19 @@ expect_not_in() {
     if grep -qF -- "$2" "$1"; then bad "$3: '$2' unexpectedly in $(basename "$1")"; else ok; fi
 }
 
+# synth_tiny FILE: the tests' model, a 2-layer Llama of width 64 in Q8_0
+# with an SPM tokenizer (an expect_exit check of its own).
+synth_tiny() {
+    expect_exit 0 "synth" -- "$J" model synth --arch llama --dim 64 --layers 2 --heads 4 \
+        --kv-heads 2 --ffn 128 --vocab 512 --tokenizer spm --type q8_0 -o "$1"
+}
+
+# fake_meter FILE WATTS: a scripted energy source (meter source fake:FILE)
+# of one package domain at constant power.
+fake_meter() {
+    printf 'domain pkg kind=package mode=counter update_ms=1\nat 0 pkg=%s\n' "$2" >"$1"
+}
+
 finish() {
     echo "$PASS passed, $FAIL failed"
     [ "$FAIL" -eq 0 ] && [ "$PASS" -gt 0 ]

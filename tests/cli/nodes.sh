@@ -10,10 +10,9 @@ J=$1
 
 export JOULE_DB="$TMP/r.db"
 export JOULE_CACHE_DIR="$TMP/cache"
-expect_exit 0 "synth" -- "$J" model synth --arch llama --dim 64 --layers 2 --heads 4 \
-    --kv-heads 2 --ffn 128 --vocab 512 --tokenizer spm --type q8_0 -o "$TMP/m.gguf"
-printf 'domain pkg kind=package mode=counter update_ms=1\nat 0 pkg=40\n' >"$TMP/m40.txt"
-printf 'domain pkg kind=package mode=counter update_ms=1\nat 0 pkg=100\n' >"$TMP/m100.txt"
+synth_tiny "$TMP/m.gguf"
+fake_meter "$TMP/m40.txt" 40
+fake_meter "$TMP/m100.txt" 100
 LEAD="run -m $TMP/m.gguf -d questions -n 4 -b 2 --max-tokens 5 --cycles 2 --interval 5
       --idle 0.2 --min-window 0.3 --warmup 1 --meter fake:$TMP/m40.txt --quiet"
 

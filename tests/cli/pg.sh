@@ -22,12 +22,8 @@ PSQL="psql -X -q -t -A $URL"
 export JOULE_CACHE_DIR="$TMP/cache"
 unset JOULE_DB
 
-expect_exit 0 "synth" -- "$J" model synth --arch llama --dim 64 --layers 2 --heads 4 \
-    --kv-heads 2 --ffn 128 --vocab 512 --tokenizer spm --type q8_0 -o "$TMP/m.gguf"
-cat >"$TMP/meter.txt" <<EOF
-domain pkg kind=package mode=counter update_ms=1
-at 0 pkg=40
-EOF
+synth_tiny "$TMP/m.gguf"
+fake_meter "$TMP/meter.txt" 40
 RUN="run -m $TMP/m.gguf -d questions -n 2 -b 2 --max-tokens 3 --cycles 2 --fresh
      --meter fake:$TMP/meter.txt --interval 5 --idle 0.1 --min-window 0 --warmup 0"
 
@@ -103,7 +99,7 @@ expect_not_in "$TMP/err" "s3cret" "no server: password hidden"
 
 # One experiment on two "nodes" (two processes, 40 W and 100 W meters) that
 # meet through PostgreSQL; then pushed from SQLite with its nodes.
-printf 'domain pkg kind=package mode=counter update_ms=1\nat 0 pkg=100\n' >"$TMP/m100.txt"
+fake_meter "$TMP/m100.txt" 100
 two_nodes() { # DB KEY NAME
     "$J" run --nodes 2 --join "$2" --rank 1 --node nodeB --meter "fake:$TMP/m100.txt" \
         --interval 5 --idle 0 --node-timeout 60 --quiet --db "$1" >/dev/null 2>"$TMP/b.err" &

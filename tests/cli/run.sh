@@ -10,12 +10,8 @@ J=$1
 export JOULE_DB="$TMP/results.db"
 export JOULE_CACHE_DIR="$TMP/cache"
 
-expect_exit 0 "synth" -- "$J" model synth --arch llama --dim 64 --layers 2 --heads 4 \
-    --kv-heads 2 --ffn 128 --vocab 512 --tokenizer spm --type q8_0 -o "$TMP/m.gguf"
-cat >"$TMP/meter.txt" <<EOF
-domain pkg kind=package mode=counter update_ms=1
-at 0 pkg=40
-EOF
+synth_tiny "$TMP/m.gguf"
+fake_meter "$TMP/meter.txt" 40
 FAST="--meter fake:$TMP/meter.txt --interval 5 --idle 0.2 --min-window 0 --warmup 1"
 
 # A run from flags: the table for people, with provenance.

@@ -7,12 +7,8 @@ J=$1
 . "$(dirname "$0")/lib.sh"
 
 export JOULE_CACHE_DIR="$TMP/cache"
-expect_exit 0 "synth" -- "$J" model synth --arch llama --dim 64 --layers 2 --heads 4 \
-    --kv-heads 2 --ffn 128 --vocab 512 --tokenizer spm --type q8_0 -o "$TMP/m.gguf"
-cat >"$TMP/meter.txt" <<EOF
-domain pkg kind=package mode=counter update_ms=1
-at 0 pkg=40
-EOF
+synth_tiny "$TMP/m.gguf"
+fake_meter "$TMP/meter.txt" 40
 mkdir -p "$TMP/bin"
 cat >"$TMP/bin/sbatch" <<EOF
 #!/bin/sh

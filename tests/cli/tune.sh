@@ -11,12 +11,8 @@ J=$1
 
 export JOULE_DB="$TMP/results.db"
 export JOULE_CACHE_DIR="$TMP/cache"
-expect_exit 0 "synth" -- "$J" model synth --arch llama --dim 64 --layers 2 --heads 4 \
-    --kv-heads 2 --ffn 128 --vocab 512 --tokenizer spm --type q8_0 -o "$TMP/m.gguf"
-cat >"$TMP/meter.txt" <<EOF
-domain pkg kind=package mode=counter update_ms=1
-at 0 pkg=40
-EOF
+synth_tiny "$TMP/m.gguf"
+fake_meter "$TMP/meter.txt" 40
 BASE="-m $TMP/m.gguf --meter fake:$TMP/meter.txt --examples 6 --max-tokens 6 -t 1"
 
 # A tuning with the seed's default weights: 6 trials, rungs 2 and 6.
