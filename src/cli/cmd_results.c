@@ -405,8 +405,9 @@ static int do_push(const struct res_opts *o)
     if (st != JOULE_OK) {
         code = store_error(to, st);
     } else {
-        printf("pushed %lld experiments (%lld cycles), %lld already there\n",
-               (long long)n.experiments, (long long)n.cycles, (long long)n.already);
+        printf("pushed %lld experiment%s (%lld cycle%s), %lld already there\n",
+               (long long)n.experiments, n.experiments == 1 ? "" : "s", (long long)n.cycles,
+               n.cycles == 1 ? "" : "s", (long long)n.already);
         if (n.groups || n.tunings || n.evals)
             printf("and %lld sweeps or compares, %lld tunings, %lld scores without an "
                    "experiment\n",
