@@ -73,21 +73,25 @@ static inline __m512i load_q8_0_one(const uint8_t *p)
     return _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(p + 2)));
 }
 
-/* Levels 0..63 of elements 128 h + 64 g .. + 63 of a Q6_K block. */
-static inline __m512i q6k_quarter(const struct joule_block_q6_k *b, int h, int g)
+/* The high 2 bits of half h of a Q6_K block, arranged for q6k_quarter:
+ * bytes 0-31 are qh (bits 0-1: elements 0-31, 4-5: 64-95), bytes 32-63 are
+ * qh >> 2 (bits 0-1: elements 32-63, 4-5: 96-127). */
+static inline __m512i q6k_high(const struct joule_block_q6_k *b, int h)
+{
+    const __m256i qh = _mm256_loadu_si256((const __m256i *)(const void *)(b->qh + 32 * h));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+}
+
+/* Levels 0..63 of elements 128 h + 64 g .. + 63 of a Q6_K block, hz from
+ * q6k_high(b, h): the low nibble of ql (g = 0) or its high one (g = 1),
+ * or'ed with the two high bits moved to bits 4-5 (one vpternlogd). */
+static inline __m512i q6k_quarter(const struct joule_block_q6_k *b, __m512i hz, int h, int g)
 {
     const __m512i ql = _mm512_loadu_si512((const void *)(b->ql + 64 * h));
-    const __m256i qh = _mm256_loadu_si256((const __m256i *)(const void *)(b->qh + 32 * h));
-    const __m256i three = _mm256_set1_epi8(3);
-    const __m512i low4 = _mm512_set1_epi8(0x0F);
-    /* g = 0: low nibbles of ql, qh bits 0-1 then 2-3; g = 1: high nibbles,
-     * qh bits 4-5 then 6-7. */
-    const __m512i lo = g == 0 ? _mm512_and_si512(ql, low4)
-                              : _mm512_and_si512(_mm512_srli_epi16(ql, 4), low4);
-    const __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(qh, 4 * g), three);
-    const __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(qh, 4 * g + 2), three);
-    const __m512i hz = _mm512_inserti64x4(_mm512_castsi256_si512(h0), h1, 1);
-    return _mm512_or_si512(lo, _mm512_slli_epi16(hz, 4));
+    const __m512i hi = _mm512_and_si512(g == 0 ? _mm512_slli_epi16(hz, 4) : hz,
+                                        _mm512_set1_epi8(0x30));
+    const __m512i lo = g == 0 ? ql : _mm512_srli_epi16(ql, 4);
+    return _mm512_ternarylogic_epi32(lo, _mm512_set1_epi8(0x0F), hi, 0xEA); /* lo & 0x0F | hi */
 }
 
 /* The eight 6-bit scales and mins of a Q4_K super-block (12 packed bytes,

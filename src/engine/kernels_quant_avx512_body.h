@@ -219,19 +219,24 @@ SUFFIX(micro_q6_k)(int RM, int RN, int64_t n, const uint8_t *w, size_t ws, const
             for (int j = 0; j < RN; j++)
                 isum[i][j] = _mm512_setzero_si512();
         /* Four quarters of 64 elements: (half h, pair g of 32-element groups). */
-        for (int qtr = 0; qtr < 4; qtr++) {
-            const int h = qtr / 2, g = qtr % 2;
-            /* int16 lanes 8k .. 8k + 7 take scale 4 qtr + k */
-            const __m512i pick = _mm512_setr_epi32(
-                4 * qtr, 4 * qtr, 4 * qtr, 4 * qtr, 4 * qtr + 1, 4 * qtr + 1, 4 * qtr + 1,
-                4 * qtr + 1, 4 * qtr + 2, 4 * qtr + 2, 4 * qtr + 2, 4 * qtr + 2, 4 * qtr + 3,
-                4 * qtr + 3, 4 * qtr + 3, 4 * qtr + 3);
-            __m512i wq[4], scv[4];
-            for (int i = 0; i < RM; i++) {
-                wq[i] = q6k_quarter(wb[i], h, g);
-                scv[i] = _mm512_permutexvar_epi32(pick, scp[i]);
+        for (int h = 0; h < 2; h++) {
+            __m512i hz[4];
+            for (int i = 0; i < RM; i++)
+                hz[i] = q6k_high(wb[i], h);
+            for (int g = 0; g < 2; g++) {
+                const int qtr = 2 * h + g;
+                /* int16 lanes 8k .. 8k + 7 take scale 4 qtr + k */
+                const __m512i pick = _mm512_setr_epi32(
+                    4 * qtr, 4 * qtr, 4 * qtr, 4 * qtr, 4 * qtr + 1, 4 * qtr + 1, 4 * qtr + 1,
+                    4 * qtr + 1, 4 * qtr + 2, 4 * qtr + 2, 4 * qtr + 2, 4 * qtr + 2, 4 * qtr + 3,
+                    4 * qtr + 3, 4 * qtr + 3, 4 * qtr + 3);
+                __m512i wq[4], scv[4];
+                for (int i = 0; i < RM; i++) {
+                    wq[i] = q6k_quarter(wb[i], hz[i], h, g);
+                    scv[i] = _mm512_permutexvar_epi32(pick, scp[i]);
+                }
+                KQ_STEP(64 * qtr)
             }
-            KQ_STEP(64 * qtr)
         }
         for (int j = 0; j < RN; j++) {
             const __m256i bs = _mm256_loadu_si256((const __m256i *)(const void *)ab[j]->bsums);
