@@ -6,14 +6,20 @@
  *   build/bench/bench_engine [--shape tinyllama-1.1b] [--types f16,q8_0,q4_0,q4_k_m]
  *                            [--threads 2] [--pp 128] [--tg 64] [--batches 1,4,16]
  *                            [--reps 3] [--models DIR] [--kernels auto|avx512|avx2|scalar]
- *                            [--json]
+ *                            [--json] [--synth-only]
  *
  * Models are synthesized once into DIR (default ./bench-models) and reused.
  * pp: one sequence, the whole prompt in one forward pass (tokens/s).
  * tg B: B sequences, each with a 16-token prompt (not timed), then `tg`
  * decode steps of B tokens in lockstep (aggregate tokens/s).  Each figure
  * is the median of --reps runs, with min and max in the JSON.  Peak
- * resident memory is reported per type (each runs in its own process).  Results: docs/performance.md.
+ * resident memory is reported per type (each runs in its own process).
+ * CPU-seconds per token: the user + system CPU time of the process (all
+ * its threads) over a run, per token processed (pp) or generated (tg, all
+ * B sequences): the energy proxy where there are no energy counters.
+ * --synth-only synthesizes the missing model files of --types, prints their
+ * paths one a line and exits (bench/compare runs llama.cpp on them).
+ * Results: docs/performance.md.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "joule.h"
@@ -42,6 +48,7 @@ struct opts {
     int n_batches;
     int threads, pp, tg, reps;
     int json;
+    int synth_only;
 };
 
 static double now_s(void)
@@ -50,6 +57,21 @@ static double now_s(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+/* User + system CPU seconds of this process so far (all threads). */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+/* The tokens/s and CPU-seconds per token of one run. */
+struct speed {
+    double tok_s;
+    double cpu_s_tok;
+};
 
 static int split(char *s, const char **out, int cap)
 {
@@ -125,8 +147,8 @@ static void forward(struct runner *r, int32_t n)
         die("forward", err);
 }
 
-/* Prompt processing: tokens/s of one n-token forward pass. */
-static double run_pp(struct runner *r, int n)
+/* Prompt processing: one n-token forward pass. */
+static struct speed run_pp(struct runner *r, int n)
 {
     joule_lm_ctx_reset(r->c);
     for (int i = 0; i < n; i++) {
@@ -134,13 +156,14 @@ static double run_pp(struct runner *r, int n)
         r->seq[i] = 0;
         r->lg[i] = i == n - 1;
     }
-    const double t0 = now_s();
+    const double t0 = now_s(), c0 = cpu_s();
     forward(r, n);
-    return n / (now_s() - t0);
+    const struct speed sp = {n / (now_s() - t0), (cpu_s() - c0) / n};
+    return sp;
 }
 
-/* Generation: aggregate tokens/s of `steps` decode steps of B sequences. */
-static double run_tg(struct runner *r, int B, int steps)
+/* Generation: `steps` decode steps of B sequences (aggregate tokens/s). */
+static struct speed run_tg(struct runner *r, int B, int steps)
 {
     enum { PROMPT = 16 };
     joule_lm_ctx_reset(r->c);
@@ -156,7 +179,7 @@ static double run_tg(struct runner *r, int B, int steps)
     int32_t next[64];
     for (int s = 0; s < B; s++)
         next[s] = joule_lm_argmax(joule_lm_logits(r->c, s * PROMPT + PROMPT - 1), V);
-    const double t0 = now_s();
+    const double t0 = now_s(), c0 = cpu_s();
     for (int k = 0; k < steps; k++) {
         for (int s = 0; s < B; s++) {
             r->tok[s] = next[s];
@@ -167,7 +190,9 @@ static double run_tg(struct runner *r, int B, int steps)
         for (int s = 0; s < B; s++)
             next[s] = joule_lm_argmax(joule_lm_logits(r->c, s), V);
     }
-    return (double)B * steps / (now_s() - t0);
+    const double tokens = (double)B * steps;
+    const struct speed sp = {tokens / (now_s() - t0), (cpu_s() - c0) / tokens};
+    return sp;
 }
 
 static void parse(int argc, char **argv, struct opts *o)
@@ -185,6 +210,10 @@ static void parse(int argc, char **argv, struct opts *o)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--json") == 0) {
             o->json = 1;
+            continue;
+        }
+        if (strcmp(a, "--synth-only") == 0) {
+            o->synth_only = 1;
             continue;
         }
         if (!v) {
@@ -221,7 +250,7 @@ static void parse(int argc, char **argv, struct opts *o)
     o->n_batches = split(o->batches_buf, b, MAX_LIST);
     for (int i = 0; i < o->n_batches; i++)
         o->batches[i] = atoi(b[i]);
-    if (o->threads < 1 || o->pp < 1 || o->pp > 4096 || o->tg < 1 || o->reps < 1 ||
+    if (o->threads < 1 || o->pp < 1 || o->pp > 4096 || o->tg < 1 || o->reps < 1 || o->reps > 64 ||
         o->n_types < 1) {
         fprintf(stderr, "bench_engine: bad --threads, --pp, --tg, --reps or --types\n");
         exit(2);
@@ -244,6 +273,14 @@ int main(int argc, char **argv)
     else if (strcmp(o.kernels, "scalar") == 0)
         isa = JOULE_ISA_SCALAR;
     char err[512];
+    if (o.synth_only) {
+        for (int t = 0; t < o.n_types; t++) {
+            char path[1024];
+            model_path(&o, o.types[t], path, sizeof(path));
+            printf("%s\n", path);
+        }
+        return 0;
+    }
 
     int max_b = 1;
     for (int i = 0; i < o.n_batches; i++)
@@ -258,10 +295,13 @@ int main(int argc, char **argv)
                o.threads, o.reps, o.pp);
         for (int i = 0; i < o.n_batches; i++)
             printf(" tg%d B=%d |", o.tg, o.batches[i]);
-        printf(" peak RSS MB |\n|---|---|---:|");
+        printf(" peak RSS MB | CPU-ms/token pp%d |", o.pp);
         for (int i = 0; i < o.n_batches; i++)
+            printf(" CPU-ms/token B=%d |", o.batches[i]);
+        printf("\n|---|---|---:|");
+        for (int i = 0; i < 2 * o.n_batches + 2; i++)
             printf("---:|");
-        printf("---:|\n");
+        printf("\n");
     }
     for (int t = 0; t < o.n_types; t++) {
         char path[1024];
@@ -289,7 +329,8 @@ int main(int argc, char **argv)
             die(path, err);
         struct joule_lm_ctx_params cp;
         joule_lm_ctx_params_init(&cp);
-        cp.n_ctx = (o.pp > 16 + o.tg ? o.pp : 16 + o.tg) + 1;
+        const int tg_ctx = 16 + (o.tg > 4 ? o.tg : 4); /* the warm-up decodes 4 */
+        cp.n_ctx = (o.pp > tg_ctx ? o.pp : tg_ctx) + 1;
         cp.n_seq = max_b;
         cp.n_batch = n_batch;
         cp.isa = isa;
@@ -302,15 +343,24 @@ int main(int argc, char **argv)
         r.lg = calloc((size_t)n_batch, 1);
         if (!r.tok || !r.seq || !r.lg)
             die("memory", "out of memory");
-        double v[64], pp[3], tg[MAX_LIST][3];
+        /* [0]: tokens/s, [1]: CPU-seconds per token; each min, median, max */
+        double v[2][64], pp[2][3], tg[MAX_LIST][2][3];
         run_tg(&r, 1, 4); /* warm the weights into the page cache */
-        for (int k = 0; k < o.reps; k++)
-            v[k] = run_pp(&r, o.pp);
-        stats(v, o.reps, pp);
+        for (int k = 0; k < o.reps; k++) {
+            const struct speed sp = run_pp(&r, o.pp);
+            v[0][k] = sp.tok_s;
+            v[1][k] = sp.cpu_s_tok;
+        }
+        stats(v[0], o.reps, pp[0]);
+        stats(v[1], o.reps, pp[1]);
         for (int b = 0; b < o.n_batches; b++) {
-            for (int k = 0; k < o.reps; k++)
-                v[k] = run_tg(&r, o.batches[b], o.tg);
-            stats(v, o.reps, tg[b]);
+            for (int k = 0; k < o.reps; k++) {
+                const struct speed sp = run_tg(&r, o.batches[b], o.tg);
+                v[0][k] = sp.tok_s;
+                v[1][k] = sp.cpu_s_tok;
+            }
+            stats(v[0], o.reps, tg[b][0]);
+            stats(v[1], o.reps, tg[b][1]);
         }
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
@@ -318,16 +368,25 @@ int main(int argc, char **argv)
         if (o.json) {
             printf("%s\n  {\"type\": \"%s\", \"kernels\": \"%s\", \"pp\": [%.2f, %.2f, %.2f], "
                    "\"tg\": {",
-                   t ? "," : "", o.types[t], joule_lm_ctx_isa(r.c), pp[0], pp[1], pp[2]);
+                   t ? "," : "", o.types[t], joule_lm_ctx_isa(r.c), pp[0][0], pp[0][1], pp[0][2]);
             for (int b = 0; b < o.n_batches; b++)
-                printf("%s\"%d\": [%.2f, %.2f, %.2f]", b ? ", " : "", o.batches[b], tg[b][0],
-                       tg[b][1], tg[b][2]);
-            printf("}, \"peak_rss_mb\": %.1f}", rss_mb);
+                printf("%s\"%d\": [%.2f, %.2f, %.2f]", b ? ", " : "", o.batches[b], tg[b][0][0],
+                       tg[b][0][1], tg[b][0][2]);
+            printf("}, \"peak_rss_mb\": %.1f,\n   \"cpu_s_per_token\": {\"pp\": [%.5f, %.5f, %.5f], "
+                   "\"tg\": {",
+                   rss_mb, pp[1][0], pp[1][1], pp[1][2]);
+            for (int b = 0; b < o.n_batches; b++)
+                printf("%s\"%d\": [%.5f, %.5f, %.5f]", b ? ", " : "", o.batches[b], tg[b][1][0],
+                       tg[b][1][1], tg[b][1][2]);
+            printf("}}}");
         } else {
-            printf("| %s | %s | %.1f |", o.types[t], joule_lm_ctx_isa(r.c), pp[1]);
+            printf("| %s | %s | %.1f |", o.types[t], joule_lm_ctx_isa(r.c), pp[0][1]);
             for (int b = 0; b < o.n_batches; b++)
-                printf(" %.1f |", tg[b][1]);
-            printf(" %.0f |\n", rss_mb);
+                printf(" %.1f |", tg[b][0][1]);
+            printf(" %.0f | %.1f |", rss_mb, 1e3 * pp[1][1]);
+            for (int b = 0; b < o.n_batches; b++)
+                printf(" %.1f |", 1e3 * tg[b][1][1]);
+            printf("\n");
         }
         fflush(stdout);
         free(r.tok);

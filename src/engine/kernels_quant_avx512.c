@@ -13,7 +13,7 @@
  *
  * Weight rows meet activations 64 elements at a time: a weight vector is
  * unpacked once per step and used against every activation row of the
- * micro-tile (up to 4 x 1 for one token, 2 x 4 for a batch).
+ * micro-tile (up to 4 x 1 for one token, 2 to 4 x 4 for a batch).
  */
 #include "kernels.h"
 
@@ -73,30 +73,63 @@ static inline __m512i load_q8_0_one(const uint8_t *p)
     return _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(p + 2)));
 }
 
-/* Levels 0..63 of elements 128 h + 64 g .. + 63 of a Q6_K block. */
-static inline __m512i q6k_quarter(const struct joule_block_q6_k *b, int h, int g)
+/* The high 2 bits of half h of a Q6_K block, arranged for q6k_quarter:
+ * bytes 0-31 are qh (bits 0-1: elements 0-31, 4-5: 64-95), bytes 32-63 are
+ * qh >> 2 (bits 0-1: elements 32-63, 4-5: 96-127). */
+static inline __m512i q6k_high(const struct joule_block_q6_k *b, int h)
 {
-    const __m512i ql = _mm512_loadu_si512((const void *)(b->ql + 64 * h));
     const __m256i qh = _mm256_loadu_si256((const __m256i *)(const void *)(b->qh + 32 * h));
-    const __m256i three = _mm256_set1_epi8(3);
-    const __m512i low4 = _mm512_set1_epi8(0x0F);
-    /* g = 0: low nibbles of ql, qh bits 0-1 then 2-3; g = 1: high nibbles,
-     * qh bits 4-5 then 6-7. */
-    const __m512i lo = g == 0 ? _mm512_and_si512(ql, low4)
-                              : _mm512_and_si512(_mm512_srli_epi16(ql, 4), low4);
-    const __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(qh, 4 * g), three);
-    const __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(qh, 4 * g + 2), three);
-    const __m512i hz = _mm512_inserti64x4(_mm512_castsi256_si512(h0), h1, 1);
-    return _mm512_or_si512(lo, _mm512_slli_epi16(hz, 4));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
 }
 
-/* Scales s0 .. s0 + 3 of a Q6_K block, each over 4 int32 lanes (16 elements). */
-static inline __m512i q6k_scales(const struct joule_block_q6_k *b, int s0)
+/* Levels 0..63 of elements 128 h + 64 g .. + 63 of a Q6_K block, hz from
+ * q6k_high(b, h): the low nibble of ql (g = 0) or its high one (g = 1),
+ * or'ed with the two high bits moved to bits 4-5 (one vpternlogd). */
+static inline __m512i q6k_quarter(const struct joule_block_q6_k *b, __m512i hz, int h, int g)
 {
-    int32_t four;
-    memcpy(&four, b->scales + s0, 4);
-    const __m128i rep = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    return _mm512_cvtepi8_epi32(_mm_shuffle_epi8(_mm_cvtsi32_si128(four), rep));
+    const __m512i ql = _mm512_loadu_si512((const void *)(b->ql + 64 * h));
+    const __m512i hi = _mm512_and_si512(g == 0 ? _mm512_slli_epi16(hz, 4) : hz,
+                                        _mm512_set1_epi8(0x30));
+    const __m512i lo = g == 0 ? ql : _mm512_srli_epi16(ql, 4);
+    return _mm512_ternarylogic_epi32(lo, _mm512_set1_epi8(0x0F), hi, 0xEA); /* lo & 0x0F | hi */
+}
+
+/* The eight 6-bit scales and mins of a Q4_K super-block (12 packed bytes,
+ * joule_quant_get_scale_min_k4's layout), all at once: *sc gets the scales
+ * as int16 pairs (s, s) in 8 dword lanes, ready for vpmaddwd against the
+ * 16-bit products of a sub-block; *mn the mins as 16 int16 lanes
+ * (m0, m0, m1, m1, ...), matching the 16 bsums of a Q8_K block. */
+static inline void q4k_scales_mins(const uint8_t *packed, __m256i *sc, __m256i *mn)
+{
+    uint32_t u[3];
+    memcpy(u, packed, 12);
+    /* sub-blocks 0-3: the low 6 bits of bytes 0-3 (scales) and 4-7 (mins);
+     * 4-7: low / high nibbles of bytes 8-11 and the top 2 bits of 0-3 / 4-7 */
+    const uint64_t s = (uint64_t)(u[0] & 0x3f3f3f3fu) |
+                       (uint64_t)((u[2] & 0x0f0f0f0fu) | ((u[0] >> 2) & 0x30303030u)) << 32;
+    const uint64_t m = (uint64_t)(u[1] & 0x3f3f3f3fu) |
+                       (uint64_t)(((u[2] >> 4) & 0x0f0f0f0fu) | ((u[1] >> 2) & 0x30303030u)) << 32;
+    const __m256i s32 = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)s));
+    const __m256i m32 = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)m));
+    *sc = _mm256_or_si256(s32, _mm256_slli_epi32(s32, 16));
+    *mn = _mm256_or_si256(m32, _mm256_slli_epi32(m32, 16));
+}
+
+/* The 16 int8 scales of a Q6_K block as int16 pairs (s, s) in 16 dword
+ * lanes (vpermd picks a scale's pair for 8 int16 products). */
+static inline __m512i q6k_scale_pairs(const struct joule_block_q6_k *b)
+{
+    const __m512i s32 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)b->scales));
+    return _mm512_or_si512(_mm512_and_si512(s32, _mm512_set1_epi32(0xffff)),
+                           _mm512_slli_epi32(s32, 16));
+}
+
+/* Two F16 values at p as floats in lanes 0 and 1. */
+static inline __m128 f16x2(const uint8_t *p)
+{
+    uint32_t u;
+    memcpy(&u, p, 4);
+    return _mm_cvtph_ps(_mm_cvtsi32_si128((int)u));
 }
 
 /* Prefetches the bytes [p + ahead, p + ahead + n): the same blocks of the
@@ -141,21 +174,37 @@ static inline __m512i dp_bw(__m512i acc, __m512i u, __m512i s)
                                                    _mm512_set1_epi16(1)));
 }
 
+/* acc + the int32 lanes of 2 s16 x s16 products each (vpdpwssd). */
+static inline __attribute__((target("avx512vnni"))) __m512i dpw_vnni(__m512i acc, __m512i x,
+                                                                     __m512i y)
+{
+    return _mm512_dpwssd_epi32(acc, x, y);
+}
+
+static inline __m512i dpw_bw(__m512i acc, __m512i x, __m512i y)
+{
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(x, y));
+}
+
 #define SUFFIX(name) name##_vnni
 #define TARGET __attribute__((target("avx512vnni")))
 #define DP dp_vnni
+#define DPW dpw_vnni
 #include "kernels_quant_avx512_body.h"
 #undef SUFFIX
 #undef TARGET
 #undef DP
+#undef DPW
 
 #define SUFFIX(name) name##_bw
 #define TARGET
 #define DP dp_bw
+#define DPW dpw_bw
 #include "kernels_quant_avx512_body.h"
 #undef SUFFIX
 #undef TARGET
 #undef DP
+#undef DPW
 
 /* --- activation quantizers, bit-identical to the twins ----------------------- */
 
