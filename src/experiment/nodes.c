@@ -63,6 +63,21 @@ static const char *kind_name(int i)
     return joule_domain_kind_str((enum joule_domain_kind)i);
 }
 
+/* A JSON string of s; bytes that are not UTF-8 (a name cut inside a
+ * character) become '?', so that no field is ever left out. */
+static json_t *text(const char *s)
+{
+    json_t *v = json_string(s);
+    if (v)
+        return v;
+    char buf[JOULE_NOTE_MAX];
+    joule_strlcpy(buf, s, sizeof(buf));
+    for (char *p = buf; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    return json_string(buf);
+}
+
 char *joule_reading_to_json(const struct joule_reading *r)
 {
     json_t *o = json_object(), *doms = json_array();
@@ -71,7 +86,7 @@ char *joule_reading_to_json(const struct joule_reading *r)
         json_decref(doms);
         return NULL;
     }
-    json_object_set_new(o, "name", json_string(r->name));
+    json_object_set_new(o, "name", text(r->name));
     json_object_set_new(o, "duration_s", num(r->duration_s));
     json_object_set_new(o, "total_energy_j", num(r->total_energy_j));
     json_object_set_new(o, "total_bound_j", num(r->total_bound_j));
@@ -83,9 +98,9 @@ char *joule_reading_to_json(const struct joule_reading *r)
     for (uint32_t i = 0; i < r->n_domains; i++) {
         const struct joule_domain_reading *d = &r->domains[i];
         json_t *x = json_object();
-        json_object_set_new(x, "name", json_string(d->name));
-        json_object_set_new(x, "source", json_string(d->source));
-        json_object_set_new(x, "note", json_string(d->note));
+        json_object_set_new(x, "name", text(d->name));
+        json_object_set_new(x, "source", text(d->source));
+        json_object_set_new(x, "note", text(d->note));
         json_object_set_new(x, "kind", json_string(joule_domain_kind_str(d->kind)));
         json_object_set_new(x, "provenance", json_string(joule_provenance_str(d->provenance)));
         json_object_set_new(x, "flags", json_integer(d->flags));
