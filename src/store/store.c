@@ -299,8 +299,8 @@ static enum joule_status experiment_exists(struct joule_store *s, int64_t id)
     int rc = joule_db_step(st);
     if (rc == JOULE_DB_DONE)
         r = joule_store_err(s, JOULE_ERR_NOT_FOUND,
-                            "no experiment %lld in %s (see `joule results list`)",
-                            (long long)id, s->path);
+                            "no experiment %lld in %s (see `joule results list`)", (long long)id,
+                            s->path);
     else if (rc != JOULE_DB_ROW)
         r = joule_store_fail(s, "looking up an experiment");
     joule_db_finalize(st);
@@ -317,13 +317,14 @@ enum joule_status joule_store_experiment_add(struct joule_store *s,
     enum joule_status r = joule_store_new_uid(s, uid);
     if (r != JOULE_OK)
         return r;
-    r = joule_store_prepare(s,
-                "INSERT INTO experiments (uid, name, status, created_at, config_yaml, config_hash,"
-                " model_path, model_name, model_digest, precision, backend, dataset, batch_size,"
-                " cycles_planned, cycle_order, environment_json, meter_json)"
-                " VALUES (?15, ?1, 'running', ?16, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-                " ?11, ?12, ?13, ?14) RETURNING id",
-                &st);
+    r = joule_store_prepare(
+        s,
+        "INSERT INTO experiments (uid, name, status, created_at, config_yaml, config_hash,"
+        " model_path, model_name, model_digest, precision, backend, dataset, batch_size,"
+        " cycles_planned, cycle_order, environment_json, meter_json)"
+        " VALUES (?15, ?1, 'running', ?16, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+        " ?11, ?12, ?13, ?14) RETURNING id",
+        &st);
     if (r != JOULE_OK)
         return r;
     bind_text(st, 15, uid);
@@ -385,12 +386,13 @@ enum joule_status joule_store_eval_add(struct joule_store *s, const struct joule
     if (e->experiment_id > 0 && (r = experiment_exists(s, e->experiment_id)) != JOULE_OK)
         return r;
     struct joule_db_stmt *st = NULL;
-    r = joule_store_prepare(s,
-                "INSERT INTO evals (experiment_id, created_at, model_path, model_digest,"
-                " weight_type, task, dataset, n, score, n_correct, nll, rouge1, rouge2, rougeL,"
-                " params) VALUES (?1, ?15, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-                " RETURNING id",
-                &st);
+    r = joule_store_prepare(
+        s,
+        "INSERT INTO evals (experiment_id, created_at, model_path, model_digest,"
+        " weight_type, task, dataset, n, score, n_correct, nll, rouge1, rouge2, rougeL,"
+        " params) VALUES (?1, ?15, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        " RETURNING id",
+        &st);
     if (r != JOULE_OK)
         return r;
     const struct joule_eval_result *x = &e->result;
@@ -441,10 +443,11 @@ static enum joule_status cycle_rows(struct joule_store *s, int64_t id,
     if (r != JOULE_OK)
         return r;
 
-    r = joule_store_prepare(s,
-                "INSERT INTO cycles (experiment_id, cycle, position, started_at, duration_s,"
-                " repeats, flags) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                &st);
+    r = joule_store_prepare(
+        s,
+        "INSERT INTO cycles (experiment_id, cycle, position, started_at, duration_s,"
+        " repeats, flags) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        &st);
     if (r != JOULE_OK)
         return r;
     joule_db_bind_int64(st, 1, id);
@@ -459,10 +462,11 @@ static enum joule_status cycle_rows(struct joule_store *s, int64_t id,
     if (r != JOULE_OK)
         return r;
 
-    r = joule_store_prepare(s,
-                "INSERT INTO metrics (experiment_id, cycle, name, value) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (experiment_id, cycle, name) DO UPDATE SET value = excluded.value",
-                &st);
+    r = joule_store_prepare(
+        s,
+        "INSERT INTO metrics (experiment_id, cycle, name, value) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (experiment_id, cycle, name) DO UPDATE SET value = excluded.value",
+        &st);
     for (size_t i = 0; r == JOULE_OK && i < n_metrics; i++) {
         joule_db_bind_int64(st, 1, id);
         joule_db_bind_int64(st, 2, c->cycle);
@@ -474,21 +478,22 @@ static enum joule_status cycle_rows(struct joule_store *s, int64_t id,
     if (r != JOULE_OK)
         return r;
 
-    r = joule_store_prepare(s,
-                "INSERT INTO domains (experiment_id, cycle, window_name, domain,"
-                " source, kind, provenance, in_total, flags, energy_j, bound_j, net_energy_j,"
-                " net_bound_j, idle_power_w, avg_power_w, peak_power_w, interval_s, n_samples,"
-                " note, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (experiment_id, cycle, window_name, domain) DO UPDATE SET"
-                " source = excluded.source, kind = excluded.kind,"
-                " provenance = excluded.provenance, in_total = excluded.in_total,"
-                " flags = excluded.flags, energy_j = excluded.energy_j,"
-                " bound_j = excluded.bound_j, net_energy_j = excluded.net_energy_j,"
-                " net_bound_j = excluded.net_bound_j, idle_power_w = excluded.idle_power_w,"
-                " avg_power_w = excluded.avg_power_w, peak_power_w = excluded.peak_power_w,"
-                " interval_s = excluded.interval_s, n_samples = excluded.n_samples,"
-                " note = excluded.note, seq = excluded.seq",
-                &st);
+    r = joule_store_prepare(
+        s,
+        "INSERT INTO domains (experiment_id, cycle, window_name, domain,"
+        " source, kind, provenance, in_total, flags, energy_j, bound_j, net_energy_j,"
+        " net_bound_j, idle_power_w, avg_power_w, peak_power_w, interval_s, n_samples,"
+        " note, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (experiment_id, cycle, window_name, domain) DO UPDATE SET"
+        " source = excluded.source, kind = excluded.kind,"
+        " provenance = excluded.provenance, in_total = excluded.in_total,"
+        " flags = excluded.flags, energy_j = excluded.energy_j,"
+        " bound_j = excluded.bound_j, net_energy_j = excluded.net_energy_j,"
+        " net_bound_j = excluded.net_bound_j, idle_power_w = excluded.idle_power_w,"
+        " avg_power_w = excluded.avg_power_w, peak_power_w = excluded.peak_power_w,"
+        " interval_s = excluded.interval_s, n_samples = excluded.n_samples,"
+        " note = excluded.note, seq = excluded.seq",
+        &st);
     for (size_t i = 0; r == JOULE_OK && i < n_domains; i++) {
         const struct joule_domain_reading *x = d[i].r;
         joule_db_bind_int64(st, 1, id);
@@ -517,24 +522,25 @@ static enum joule_status cycle_rows(struct joule_store *s, int64_t id,
     if (r != JOULE_OK)
         return r;
 
-    r = joule_store_prepare(s,
-                "INSERT INTO requests (experiment_id, cycle, idx, sample_id, batch,"
-                " n_input, n_output, finish, queue_s, prefill_s, ttft_s, decode_s, total_s,"
-                " itl_mean_s, itl_p50_s, itl_p90_s, itl_max_s, energy_prefill_j,"
-                " energy_decode_j, text, error, tokens)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (experiment_id, cycle, idx) DO UPDATE SET"
-                " sample_id = excluded.sample_id, batch = excluded.batch,"
-                " n_input = excluded.n_input, n_output = excluded.n_output,"
-                " finish = excluded.finish, queue_s = excluded.queue_s,"
-                " prefill_s = excluded.prefill_s, ttft_s = excluded.ttft_s,"
-                " decode_s = excluded.decode_s, total_s = excluded.total_s,"
-                " itl_mean_s = excluded.itl_mean_s, itl_p50_s = excluded.itl_p50_s,"
-                " itl_p90_s = excluded.itl_p90_s, itl_max_s = excluded.itl_max_s,"
-                " energy_prefill_j = excluded.energy_prefill_j,"
-                " energy_decode_j = excluded.energy_decode_j, text = excluded.text,"
-                " error = excluded.error, tokens = excluded.tokens",
-                &st);
+    r = joule_store_prepare(
+        s,
+        "INSERT INTO requests (experiment_id, cycle, idx, sample_id, batch,"
+        " n_input, n_output, finish, queue_s, prefill_s, ttft_s, decode_s, total_s,"
+        " itl_mean_s, itl_p50_s, itl_p90_s, itl_max_s, energy_prefill_j,"
+        " energy_decode_j, text, error, tokens)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (experiment_id, cycle, idx) DO UPDATE SET"
+        " sample_id = excluded.sample_id, batch = excluded.batch,"
+        " n_input = excluded.n_input, n_output = excluded.n_output,"
+        " finish = excluded.finish, queue_s = excluded.queue_s,"
+        " prefill_s = excluded.prefill_s, ttft_s = excluded.ttft_s,"
+        " decode_s = excluded.decode_s, total_s = excluded.total_s,"
+        " itl_mean_s = excluded.itl_mean_s, itl_p50_s = excluded.itl_p50_s,"
+        " itl_p90_s = excluded.itl_p90_s, itl_max_s = excluded.itl_max_s,"
+        " energy_prefill_j = excluded.energy_prefill_j,"
+        " energy_decode_j = excluded.energy_decode_j, text = excluded.text,"
+        " error = excluded.error, tokens = excluded.tokens",
+        &st);
     for (size_t i = 0; r == JOULE_OK && i < n_requests; i++) {
         const struct joule_store_request *x = &q[i];
         joule_db_bind_int64(st, 1, id);
@@ -594,9 +600,9 @@ enum joule_status joule_store_timeline_add(struct joule_store *s, int64_t id,
         return r;
     struct joule_db_stmt *st = NULL;
     r = joule_store_prepare(s,
-                "INSERT INTO timeline (experiment_id, t_s, domain, power_w, seq)"
-                " VALUES (?, ?, ?, ?, ?)",
-                &st);
+                            "INSERT INTO timeline (experiment_id, t_s, domain, power_w, seq)"
+                            " VALUES (?, ?, ?, ?, ?)",
+                            &st);
     for (size_t i = 0; r == JOULE_OK && i < n_samples; i++) {
         for (size_t k = 0; r == JOULE_OK && k < n_domains; k++) {
             joule_db_bind_int64(st, 1, id);
@@ -766,8 +772,9 @@ static enum joule_status tune_run_row(struct joule_store *s, const struct joule_
     joule_db_bind_double(st, 9, joule_wall_s());
     e = run(s, st, "storing a tuning");
     joule_db_finalize(st);
-    if (e != JOULE_OK || (e = joule_store_prepare(s, "SELECT id FROM tune_runs WHERE trials_path = ?1",
-                                      &st)) != JOULE_OK)
+    if (e != JOULE_OK ||
+        (e = joule_store_prepare(s, "SELECT id FROM tune_runs WHERE trials_path = ?1", &st)) !=
+            JOULE_OK)
         return e;
     bind_text(st, 1, r->trials_path);
     if (joule_db_step(st) == JOULE_DB_ROW)
@@ -790,20 +797,21 @@ enum joule_status joule_store_tune_save(struct joule_store *s, const struct joul
         return e;
     e = tune_run_row(s, r, &run_id);
     struct joule_db_stmt *st = NULL;
-    if (e == JOULE_OK && (e = joule_store_prepare(s, "DELETE FROM tune_trials WHERE run_id = ?1", &st)) ==
-                             JOULE_OK) {
+    if (e == JOULE_OK && (e = joule_store_prepare(s, "DELETE FROM tune_trials WHERE run_id = ?1",
+                                                  &st)) == JOULE_OK) {
         joule_db_bind_int64(st, 1, run_id);
         e = run(s, st, "replacing a tuning's trials");
         joule_db_finalize(st);
         st = NULL;
     }
     if (e == JOULE_OK)
-        e = joule_store_prepare(s,
-                    "INSERT INTO tune_trials (run_id, number, config, state, value, accuracy,"
-                    " rougeL, exact, numeric, energy_j, tpj, latency_s, tokens, n_examples,"
-                    " pareto_rank, energy_provenance) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-                    " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-                    &st);
+        e = joule_store_prepare(
+            s,
+            "INSERT INTO tune_trials (run_id, number, config, state, value, accuracy,"
+            " rougeL, exact, numeric, energy_j, tpj, latency_s, tokens, n_examples,"
+            " pareto_rank, energy_provenance) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+            " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            &st);
     for (size_t i = 0; e == JOULE_OK && i < n; i++) {
         joule_db_bind_int64(st, 1, run_id);
         joule_db_bind_int64(st, 2, t[i].number);
@@ -847,10 +855,11 @@ enum joule_status joule_store_group_add(struct joule_store *s, const char *kind,
         return e;
     struct joule_db_stmt *st = NULL;
     int64_t gid = 0;
-    e = joule_store_prepare(s,
-                "INSERT INTO groups (kind, created_at, label, uid) VALUES (?1, ?3, ?2, ?4)"
-                " RETURNING id",
-                &st);
+    e = joule_store_prepare(
+        s,
+        "INSERT INTO groups (kind, created_at, label, uid) VALUES (?1, ?3, ?2, ?4)"
+        " RETURNING id",
+        &st);
     if (e == JOULE_OK) {
         bind_text(st, 1, kind);
         bind_text(st, 2, label);
@@ -862,9 +871,9 @@ enum joule_status joule_store_group_add(struct joule_store *s, const char *kind,
     }
     if (e == JOULE_OK)
         e = joule_store_prepare(s,
-                    "INSERT INTO group_members (group_id, position, experiment_id)"
-                    " VALUES (?1, ?2, ?3)",
-                    &st);
+                                "INSERT INTO group_members (group_id, position, experiment_id)"
+                                " VALUES (?1, ?2, ?3)",
+                                &st);
     for (size_t i = 0; e == JOULE_OK && i < n; i++) {
         joule_db_bind_int64(st, 1, gid);
         joule_db_bind_int64(st, 2, (int64_t)i);
@@ -883,7 +892,8 @@ enum joule_status joule_store_group_members(struct joule_store *s, const char *k
 {
     *n = 0;
     struct joule_db_stmt *st = NULL;
-    enum joule_status e = joule_store_prepare(s, "SELECT 1 FROM groups WHERE id = ?1 AND kind = ?2", &st);
+    enum joule_status e =
+        joule_store_prepare(s, "SELECT 1 FROM groups WHERE id = ?1 AND kind = ?2", &st);
     if (e != JOULE_OK)
         return e;
     joule_db_bind_int64(st, 1, id);
@@ -892,9 +902,8 @@ enum joule_status joule_store_group_members(struct joule_store *s, const char *k
     joule_db_finalize(st);
     if (!found)
         return joule_store_err(s, JOULE_ERR_NOT_FOUND, "no %s %lld", kind, (long long)id);
-    e = joule_store_prepare(s,
-                "SELECT experiment_id FROM group_members WHERE group_id = ?1 ORDER BY position",
-                &st);
+    e = joule_store_prepare(
+        s, "SELECT experiment_id FROM group_members WHERE group_id = ?1 ORDER BY position", &st);
     if (e != JOULE_OK)
         return e;
     joule_db_bind_int64(st, 1, id);

@@ -526,6 +526,18 @@ static void test_default_path(void)
     CHECK(chdir(cwd) == 0);
 }
 
+/* path holds a database of schema 99: opening it is refused, saying so. */
+static void check_newer_refused(const char *path, char *err, size_t err_size)
+{
+    struct joule_store *s = (struct joule_store *)1;
+    CHECK(joule_store_open(path, &s, err, err_size) == JOULE_ERR_UNSUPPORTED);
+    CHECK(s == NULL);
+    char want[96];
+    snprintf(want, sizeof(want), "was written by a newer joule (schema 99, this joule knows %d)",
+             JOULE_STORE_SCHEMA_VERSION);
+    CHECK(strstr(err, want) != NULL);
+}
+
 static void test_refusals(void)
 {
     char path[600], err[512];
@@ -538,13 +550,7 @@ static void test_refusals(void)
         CHECK(joule_db_exec(s->db, "PRAGMA user_version = 99") == 0);
         joule_store_close(s);
     }
-    s = (struct joule_store *)1;
-    CHECK(joule_store_open(path, &s, err, sizeof(err)) == JOULE_ERR_UNSUPPORTED);
-    CHECK(s == NULL);
-    char want[96];
-    snprintf(want, sizeof(want), "was written by a newer joule (schema 99, this joule knows %d)",
-             JOULE_STORE_SCHEMA_VERSION);
-    CHECK(strstr(err, want) != NULL);
+    check_newer_refused(path, err, sizeof(err));
     CHECK(strstr(err, path) != NULL);
 
     /* Not a database at all. */
@@ -728,13 +734,7 @@ static void test_refusals_pg(void)
                                    " WHERE key = 'schema_version'") == 0);
         joule_store_close(s);
     }
-    s = (struct joule_store *)1;
-    CHECK(joule_store_open(path, &s, err, sizeof(err)) == JOULE_ERR_UNSUPPORTED);
-    CHECK(s == NULL);
-    char want[96];
-    snprintf(want, sizeof(want), "was written by a newer joule (schema 99, this joule knows %d)",
-             JOULE_STORE_SCHEMA_VERSION);
-    CHECK(strstr(err, want) != NULL);
+    check_newer_refused(path, err, sizeof(err));
 
     target_in(path, sizeof(path), "other");
     struct joule_db *db = NULL;
