@@ -6,7 +6,7 @@
  *   build/bench/bench_engine [--shape tinyllama-1.1b] [--types f16,q8_0,q4_0,q4_k_m]
  *                            [--threads 2] [--pp 128] [--tg 64] [--batches 1,4,16]
  *                            [--reps 3] [--models DIR] [--kernels auto|avx512|avx2|scalar]
- *                            [--json] [--synth-only]
+ *                            [--repack on|off] [--json] [--synth-only]
  *
  * Models are synthesized once into DIR (default ./bench-models) and reused.
  * pp: one sequence, the whole prompt in one forward pass (tokens/s).
@@ -17,6 +17,8 @@
  * CPU-seconds per token: the user + system CPU time of the process (all
  * its threads) over a run, per token processed (pp) or generated (tg, all
  * B sequences): the energy proxy where there are no energy counters.
+ * --repack off keeps the weights row-major (JOULE_LM_NO_REPACK, for
+ * before/after comparisons of the packed tiles of pack.h).
  * --synth-only synthesizes the missing model files of --types, prints their
  * paths one a line and exits (bench/compare runs llama.cpp on them).
  * Results: docs/performance.md.
@@ -49,6 +51,7 @@ struct opts {
     int threads, pp, tg, reps;
     int json;
     int synth_only;
+    int no_repack;
 };
 
 static double now_s(void)
@@ -232,6 +235,8 @@ static void parse(int argc, char **argv, struct opts *o)
             o->models = v;
         else if (strcmp(a, "--kernels") == 0)
             o->kernels = v;
+        else if (strcmp(a, "--repack") == 0 && (!strcmp(v, "on") || !strcmp(v, "off")))
+            o->no_repack = strcmp(v, "off") == 0;
         else if (strcmp(a, "--threads") == 0)
             o->threads = atoi(v);
         else if (strcmp(a, "--pp") == 0)
@@ -325,7 +330,8 @@ int main(int argc, char **argv)
         struct joule_gguf *g = NULL;
         struct joule_lm *m = NULL;
         if (joule_gguf_open_file(path, &g, err, sizeof(err)) != JOULE_OK ||
-            joule_lm_load(g, &m, err, sizeof(err)) != JOULE_OK)
+            joule_lm_load_ex(g, o.no_repack ? JOULE_LM_NO_REPACK : 0, &m, err, sizeof(err)) !=
+                JOULE_OK)
             die(path, err);
         struct joule_lm_ctx_params cp;
         joule_lm_ctx_params_init(&cp);

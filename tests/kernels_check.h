@@ -66,22 +66,28 @@ static void kc_dequant(uint32_t type, const void *row, float *out, int64_t n)
 /*
  * Checks k->tile[wtype] against ref->tile[wtype] on nr x nc random rows of n
  * elements, with padded strides and a sentinel around the output.  Returns
- * the worst error relative to sum |w a| (also counted by CHECK).
+ * the worst error relative to sum |w a| (also counted by CHECK).  packed:
+ * k->ptile on the same rows packed (pack.h; nr a multiple of 16), checking
+ * too that the groups unpack to the very bytes.
  */
-static double kc_check_tile(const struct joule_kernels *ref, const struct joule_kernels *k,
-                            uint32_t wtype, int64_t n, int32_t nr, int32_t nc, float scale)
+static double kc_check_tile_as(const struct joule_kernels *ref, const struct joule_kernels *k,
+                               uint32_t wtype, int64_t n, int32_t nr, int32_t nc, float scale,
+                               bool packed)
 {
     const uint32_t at = joule_kernels_act_type(wtype);
     const size_t wrow = kc_row_bytes(wtype, n), arow = kc_act_bytes(wtype, n);
     /* Padded strides: rows no longer contiguous, but each as aligned as its
      * blocks require (2 bytes for F16 and the Q-blocks, 4 for F32 and Q8_K),
-     * as GGUF rows and the engine's activation rows are. */
-    const size_t ws = wrow + 8, as = arow + 68;
+     * as GGUF rows and the engine's activation rows are.  Packed rows are
+     * contiguous, as in a tensor. */
+    const size_t ws = packed ? wrow : wrow + 8, as = arow + 68;
+    const size_t gs = JOULE_PACK_ROWS * ws; /* a packed group */
+    uint8_t *wp = NULL;
     const size_t os = (size_t)nr + 3;
     uint8_t *w = calloc((size_t)nr, ws), *a = calloc((size_t)nc, as);
     float *x = malloc((size_t)n * sizeof(float)), *y = malloc((size_t)n * sizeof(float));
     float *o1 = malloc((size_t)nc * os * sizeof(float)), *o2 = malloc((size_t)nc * os * sizeof(float));
-    float *one = malloc(sizeof(float) * 2);
+    float *one = malloc(sizeof(float) * JOULE_PACK_ROWS);
     double worst = 0.0;
     if (!w || !a || !x || !y || !o1 || !o2 || !one) {
         CHECK(0);
@@ -104,10 +110,32 @@ static double kc_check_tile(const struct joule_kernels *ref, const struct joule_
             x[e] = kc_rand() * 3.0f;
         ref->act[at](x, a + (size_t)j * as, n);
     }
+    if (packed) {
+        /* the packed copy, which must unpack to the very bytes */
+        CHECK(nr % JOULE_PACK_ROWS == 0);
+        wp = malloc((size_t)nr * ws);
+        uint8_t *back = malloc(gs);
+        if (!wp || !back) {
+            CHECK(0);
+            free(back);
+            goto out;
+        }
+        int same = 1;
+        for (int32_t g = 0; g < nr / JOULE_PACK_ROWS; g++) {
+            joule_pack_group(wtype, n, w + g * gs, ws, wp + g * gs);
+            joule_unpack_group(wtype, n, wp + g * gs, back, ws);
+            same &= memcmp(back, w + g * gs, gs) == 0 && memcmp(back, wp + g * gs, gs) != 0;
+        }
+        free(back);
+        CHECK(same);
+    }
     for (size_t i = 0; i < (size_t)nc * os; i++)
         o1[i] = o2[i] = -12345.0f;
     ref->tile[wtype](n, w, ws, nr, a, as, nc, o1, os);
-    k->tile[wtype](n, w, ws, nr, a, as, nc, o2, os);
+    if (packed)
+        k->ptile[wtype](n, wp, gs, nr, a, as, nc, o2, os);
+    else
+        k->tile[wtype](n, w, ws, nr, a, as, nc, o2, os);
     int outside_ok = 1, same_alone = 1;
     for (int32_t j = 0; j < nc; j++) {
         kc_dequant(kc_act_storage(wtype), a + (size_t)j * as, y, n);
@@ -125,8 +153,15 @@ static double kc_check_tile(const struct joule_kernels *ref, const struct joule_
             worst = err > worst ? err : worst;
             /* The same dot computed as a 1 x 1 tile: bit for bit. */
             if ((i == 0 || i + 1 == (size_t)nr) && (j == 0 || j + 1 == nc)) {
-                k->tile[wtype](n, w + i * ws, ws, 1, a + (size_t)j * as, as, 1, one, 1);
-                same_alone &= one[0] == v2;
+                if (packed) { /* its group of 16 rows alone: lane i % 16 */
+                    const size_t g = i / JOULE_PACK_ROWS;
+                    k->ptile[wtype](n, wp + g * gs, gs, JOULE_PACK_ROWS, a + (size_t)j * as, as,
+                                    1, one, JOULE_PACK_ROWS);
+                    same_alone &= one[i % JOULE_PACK_ROWS] == v2;
+                } else {
+                    k->tile[wtype](n, w + i * ws, ws, 1, a + (size_t)j * as, as, 1, one, 1);
+                    same_alone &= one[0] == v2;
+                }
             }
         }
     }
@@ -134,12 +169,14 @@ static double kc_check_tile(const struct joule_kernels *ref, const struct joule_
     CHECK(same_alone);
     CHECK(worst <= 1e-5);
     if (worst > 1e-5 || !outside_ok || !same_alone)
-        fprintf(stderr, "  %s %s n=%lld nr=%d nc=%d: rel err %.3g%s%s\n", joule_isa_name(k->isa),
-                joule_quant_name(wtype), (long long)n, nr, nc, worst,
+        fprintf(stderr, "  %s %s%s n=%lld nr=%d nc=%d: rel err %.3g%s%s\n",
+                joule_isa_name(k->isa), packed ? "packed " : "", joule_quant_name(wtype),
+                (long long)n, nr, nc, worst,
                 outside_ok ? "" : ", wrote outside the tile",
                 same_alone ? "" : ", differs from the same dot alone");
 out:
     free(w);
+    free(wp);
     free(a);
     free(x);
     free(y);
@@ -147,6 +184,12 @@ out:
     free(o2);
     free(one);
     return worst;
+}
+
+static double kc_check_tile(const struct joule_kernels *ref, const struct joule_kernels *k,
+                            uint32_t wtype, int64_t n, int32_t nr, int32_t nc, float scale)
+{
+    return kc_check_tile_as(ref, k, wtype, n, nr, nc, scale, false);
 }
 
 /* The activation converter for weights of type wtype: bit-identical to

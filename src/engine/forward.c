@@ -452,6 +452,8 @@ struct mm_job {
     struct joule_lm_ctx *c;
     const struct joule_gguf_tensor *w;
     joule_tile_fn tile;
+    joule_tile_fn ptile; /* for rows [0, packed_rows) (pack.h) */
+    int64_t packed_rows;
     int32_t n;          /* activation rows (tokens) */
     float *y;
     size_t y_stride;    /* floats between output rows */
@@ -476,11 +478,20 @@ static void mm_worker(void *arg, int ith, int nth)
             break;
         const int32_t nr = (int32_t)(rows - r0 < j->chunk ? rows - r0 : j->chunk);
         const uint8_t *wr = (const uint8_t *)w->data + (size_t)r0 * w->row_bytes;
+        /* chunks and packed_rows are multiples of 16: a chunk is packed
+         * whole or holds the packed rows' end (then the row-major tail) */
+        const int32_t np = r0 >= j->packed_rows ? 0
+                         : (int32_t)(j->packed_rows - r0 < nr ? j->packed_rows - r0 : nr);
         for (int32_t t0 = 0; t0 < j->n; t0 += tok_block) {
             const int32_t nc = j->n - t0 < tok_block ? j->n - t0 : tok_block;
-            j->tile(w->ne[0], wr, w->row_bytes, nr, j->c->act + (size_t)t0 * j->c->act_stride,
-                    j->c->act_stride, nc, j->y + (size_t)t0 * j->y_stride + (size_t)r0,
-                    j->y_stride);
+            const uint8_t *a = j->c->act + (size_t)t0 * j->c->act_stride;
+            float *y = j->y + (size_t)t0 * j->y_stride + (size_t)r0;
+            if (np > 0)
+                j->ptile(w->ne[0], wr, JOULE_PACK_ROWS * w->row_bytes, np, a, j->c->act_stride,
+                         nc, y, j->y_stride);
+            if (nr > np)
+                j->tile(w->ne[0], wr + (size_t)np * w->row_bytes, w->row_bytes, nr - np, a,
+                        j->c->act_stride, nc, y + np, j->y_stride);
         }
     }
 }
@@ -534,7 +545,8 @@ static void i8_out_worker(void *arg, int ith, int nth)
     struct i8_out_job *j = arg;
     int64_t lo, hi;
     joule_pool_range(j->w->ne[1], ith, nth, &lo, &hi);
-    joule_int8_add_outliers(&j->c->i8, j->w, lo, hi, j->n, j->y, j->y_stride, ith);
+    joule_int8_add_outliers(&j->c->i8, j->w, joule_lm_packed_rows(j->c->m, j->w), lo, hi, j->n,
+                            j->y, j->y_stride, ith);
 }
 
 /* The activation type tag of int8-mode rows: no real type has it. */
@@ -589,6 +601,9 @@ static void matmul(struct joule_lm_ctx *c, const struct joule_gguf_tensor *w, co
     j.c = c;
     j.w = w;
     j.tile = c->k.tile[w->type];
+    j.ptile = c->k.ptile[w->type];
+    j.packed_rows = joule_lm_packed_rows(c->m, w);
+    JOULE_ASSERT(j.packed_rows == 0 || j.ptile);
     j.n = n;
     j.y = y;
     j.y_stride = y_stride;

@@ -3,6 +3,8 @@
  */
 #include "int8.h"
 
+#include "pack.h"
+
 #include "joule_int.h"
 
 #include <math.h>
@@ -79,20 +81,34 @@ void joule_int8_quantize_row(const struct joule_int8 *s, const float *x, void *q
     joule_quantize_row_q8_0_vectorwise_ref(x, q8_0_row, k, s->n_cols ? s->skip : NULL);
 }
 
+/* Byte `byte` of row r of w, wherever packing (pack.h) put it. */
+static uint8_t weight_byte(const struct joule_gguf_tensor *w, int64_t packed_rows, int64_t r,
+                           size_t byte)
+{
+    const uint8_t *data = w->data;
+    if (r >= packed_rows)
+        return data[(size_t)r * w->row_bytes + byte];
+    bool flipped;
+    const int64_t r0 = r / JOULE_PACK_ROWS * JOULE_PACK_ROWS;
+    const size_t off = joule_pack_locate(w->type, (int)(r - r0), byte, &flipped);
+    return data[(size_t)r0 * w->row_bytes + off] ^ (flipped ? 0x80 : 0);
+}
+
 void joule_int8_add_outliers(const struct joule_int8 *s, const struct joule_gguf_tensor *w,
-                             int64_t r0, int64_t r1, int32_t n, float *y, size_t y_stride, int ith)
+                             int64_t packed_rows, int64_t r0, int64_t r1, int32_t n, float *y,
+                             size_t y_stride, int ith)
 {
     JOULE_ASSERT(w->type == JOULE_QUANT_Q8_0);
     float *wo = s->wo + (size_t)ith * (size_t)s->max_in;
     const int32_t m = s->n_cols;
     for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
         /* The row's outlier weights, dequantized once for every token. */
         for (int32_t i = 0; i < m; i++) {
             const size_t blk = (size_t)s->cols[i] / JOULE_QK8_0 * sizeof(struct joule_block_q8_0);
-            uint16_t d;
-            memcpy(&d, row + blk, sizeof(d));
-            wo[i] = (float)(int8_t)row[s->at[i]] * joule_fp16_to_f32(d);
+            const uint16_t d = (uint16_t)(weight_byte(w, packed_rows, r, blk) |
+                                          weight_byte(w, packed_rows, r, blk + 1) << 8);
+            wo[i] = (float)(int8_t)weight_byte(w, packed_rows, r, s->at[i]) *
+                    joule_fp16_to_f32(d);
         }
         for (int32_t t = 0; t < n; t++) {
             const float *o = s->xo + (size_t)t * (size_t)s->max_in;

@@ -59,10 +59,11 @@ void joule_int8_find_outliers(struct joule_int8 *s, const float *x, size_t x_str
 /* Step 2 for one row: x[k] to Q8_0 blocks sharing one scale, outliers 0. */
 void joule_int8_quantize_row(const struct joule_int8 *s, const float *x, void *q8_0_row, int64_t k);
 
-/* Step 3 for weight rows r0 .. r1 of the Q8_0 matrix w, using worker
- * ith's scratch: y[t * y_stride + r] += sum over outlier columns j of
- * xo[t][j] * w[r][j]. */
+/* Step 3 for weight rows r0 .. r1 of the Q8_0 matrix w, its first
+ * packed_rows rows packed (pack.h), using worker ith's scratch:
+ * y[t * y_stride + r] += sum over outlier columns j of xo[t][j] * w[r][j]. */
 void joule_int8_add_outliers(const struct joule_int8 *s, const struct joule_gguf_tensor *w,
-                             int64_t r0, int64_t r1, int32_t n, float *y, size_t y_stride, int ith);
+                             int64_t packed_rows, int64_t r0, int64_t r1, int32_t n, float *y,
+                             size_t y_stride, int ith);
 
 #endif /* JOULE_ENGINE_INT8_H */

@@ -149,6 +149,34 @@ static void tile_bf16_ref(int64_t n, const void *w, size_t ws, int32_t nr, const
                 (const float *)(const void *)((const uint8_t *)a + j * as));
 }
 
+/* The twin of every packed tile: each group unpacked to rows, then the
+ * reference tile. */
+static void ptile_ref(uint32_t type, int64_t n, const void *w, size_t ws, int32_t nr,
+                      const void *a, size_t as, int32_t nc, float *out, size_t os)
+{
+    const size_t row_bytes = ws / JOULE_PACK_ROWS;
+    uint8_t *rows = malloc(ws);
+    JOULE_ASSERT(rows && nr % JOULE_PACK_ROWS == 0);
+    for (int32_t g = 0; g < nr / JOULE_PACK_ROWS; g++) {
+        joule_unpack_group(type, n, (const uint8_t *)w + (size_t)g * ws, rows, row_bytes);
+        tile_ref(type, n, rows, row_bytes, JOULE_PACK_ROWS, a, as, nc,
+                 out + (size_t)g * JOULE_PACK_ROWS, os);
+    }
+    free(rows);
+}
+
+#define PTILE_REF(name, type)                                                                \
+    static void name(int64_t n, const void *w, size_t ws, int32_t nr, const void *a,          \
+                     size_t as, int32_t nc, float *out, size_t os)                            \
+    {                                                                                         \
+        ptile_ref(type, n, w, ws, nr, a, as, nc, out, os);                                    \
+    }
+PTILE_REF(ptile_q4_0_ref, JOULE_QUANT_Q4_0)
+PTILE_REF(ptile_q8_0_ref, JOULE_QUANT_Q8_0)
+PTILE_REF(ptile_q4_k_ref, JOULE_QUANT_Q4_K)
+PTILE_REF(ptile_q6_k_ref, JOULE_QUANT_Q6_K)
+#undef PTILE_REF
+
 static void act_f32_ref(const float *x, void *y, int64_t n)
 {
     memcpy(y, x, (size_t)n * sizeof(float));
@@ -250,6 +278,10 @@ enum joule_isa joule_kernels_select(struct joule_kernels *k, enum joule_isa isa)
     k->tile[JOULE_QUANT_Q4_K] = tile_q4_k_ref;
     k->tile[JOULE_QUANT_Q5_K] = tile_q5_k_ref;
     k->tile[JOULE_QUANT_Q6_K] = tile_q6_k_ref;
+    k->ptile[JOULE_QUANT_Q4_0] = ptile_q4_0_ref;
+    k->ptile[JOULE_QUANT_Q8_0] = ptile_q8_0_ref;
+    k->ptile[JOULE_QUANT_Q4_K] = ptile_q4_k_ref;
+    k->ptile[JOULE_QUANT_Q6_K] = ptile_q6_k_ref;
     k->act[JOULE_QUANT_F32] = act_f32_ref;
     k->act[JOULE_QUANT_F16] = act_f16_ref;
     k->act[JOULE_QUANT_BF16] = act_bf16_ref;

@@ -25,6 +25,7 @@
 #ifndef JOULE_ENGINE_KERNELS_H
 #define JOULE_ENGINE_KERNELS_H
 
+#include "pack.h"
 #include "quant.h"
 
 #include <stdbool.h>
@@ -89,6 +90,14 @@ struct joule_kernels {
     enum joule_isa isa;                  /* the level selected */
     struct joule_cpu cpu;                /* what the CPU has */
     joule_tile_fn tile[JOULE_QUANT_ID_LIMIT]; /* by weight type; NULL: no kernel */
+    /* Tiles over packed weights (pack.h), by weight type; NULL: no packed
+     * layout.  w points at a group, w_stride is the bytes of a group (16
+     * rows) and nr a multiple of 16.  Every level has them for every
+     * packable type (the scalar twin unpacks a group and calls the
+     * reference tile); pack_fast says which this level implements itself:
+     * the loader packs a type only when the best level does. */
+    joule_tile_fn ptile[JOULE_QUANT_ID_LIMIT];
+    bool pack_fast[JOULE_QUANT_ID_LIMIT];
     joule_act_fn act[JOULE_QUANT_ID_LIMIT];   /* by activation (vec_dot) type */
 
     /* Attention over a KV cache.  x, y: n elements. */

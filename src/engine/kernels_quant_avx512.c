@@ -141,6 +141,39 @@ static inline void prefetch_next(const uint8_t *p, size_t ahead, size_t n)
         _mm_prefetch((const char *)(p + ahead + o), _MM_HINT_T0);
 }
 
+/* 4 bytes at p broadcast to the 16 dword lanes (folded into the DP as an
+ * embedded broadcast): a slice of an activation block meeting 16 packed
+ * rows. */
+static inline __m512i bcast4(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+/* Blocks of a Q8_0 activation row a packed Q4_0 tile handles per pass:
+ * their sums and scales are gathered first (see q8_0_sums). */
+#define PSLICE 128
+
+/* For nb Q8_0 blocks at p: ofs[b] = zero_point sum(qs) (8 for Q4_0's
+ * levels 0..15, 128 for Q8_0's q + 128; subtracted once per block and 16
+ * rows) and da[b] = d. */
+static void q8_0_sums(const uint8_t *p, int64_t nb, int16_t zero_point, int32_t *ofs, float *da)
+{
+    const __m256i ones = _mm256_set1_epi8(1), zp = _mm256_set1_epi16(zero_point);
+    for (int64_t b = 0; b < nb; b++, p += 34) {
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(p + 2));
+        const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(ones, q), zp);
+        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(1, 0, 3, 2)));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(2, 3, 0, 1)));
+        ofs[b] = _mm_cvtsi128_si32(h);
+        uint16_t d;
+        memcpy(&d, p, 2);
+        da[b] = _cvtsh_ss(d);
+    }
+}
+
 typedef void (*qmicro_fn)(int rm, int rn, int64_t n, const uint8_t *w, size_t ws,
                           const uint8_t *a, size_t as, float *out, size_t os);
 
@@ -190,21 +223,25 @@ static inline __m512i dpw_bw(__m512i acc, __m512i x, __m512i y)
 #define TARGET __attribute__((target("avx512vnni")))
 #define DP dp_vnni
 #define DPW dpw_vnni
+#define WITH_PACKED_Q8_0 1
 #include "kernels_quant_avx512_body.h"
 #undef SUFFIX
 #undef TARGET
 #undef DP
 #undef DPW
+#undef WITH_PACKED_Q8_0
 
 #define SUFFIX(name) name##_bw
 #define TARGET
 #define DP dp_bw
 #define DPW dpw_bw
+#define WITH_PACKED_Q8_0 0
 #include "kernels_quant_avx512_body.h"
 #undef SUFFIX
 #undef TARGET
 #undef DP
 #undef DPW
+#undef WITH_PACKED_Q8_0
 
 /* --- activation quantizers, bit-identical to the twins ----------------------- */
 
@@ -288,10 +325,21 @@ void joule_kernels_add_quant_avx512(struct joule_kernels *k)
         k->tile[JOULE_QUANT_Q8_0] = tile_q8_0_vnni;
         k->tile[JOULE_QUANT_Q4_K] = tile_q4_k_vnni;
         k->tile[JOULE_QUANT_Q6_K] = tile_q6_k_vnni;
+        k->ptile[JOULE_QUANT_Q4_0] = ptile_q4_0_vnni;
+        k->ptile[JOULE_QUANT_Q4_K] = ptile_q4_k_vnni;
+        k->ptile[JOULE_QUANT_Q6_K] = ptile_q6_k_vnni;
+        k->ptile[JOULE_QUANT_Q8_0] = ptile_q8_0_vnni;
+        k->pack_fast[JOULE_QUANT_Q8_0] = true;
     } else {
         k->tile[JOULE_QUANT_Q4_0] = tile_q4_0_bw;
         k->tile[JOULE_QUANT_Q8_0] = tile_q8_0_bw;
         k->tile[JOULE_QUANT_Q4_K] = tile_q4_k_bw;
         k->tile[JOULE_QUANT_Q6_K] = tile_q6_k_bw;
+        k->ptile[JOULE_QUANT_Q4_0] = ptile_q4_0_bw;
+        k->ptile[JOULE_QUANT_Q4_K] = ptile_q4_k_bw;
+        k->ptile[JOULE_QUANT_Q6_K] = ptile_q6_k_bw;
     }
+    k->pack_fast[JOULE_QUANT_Q4_0] = true;
+    k->pack_fast[JOULE_QUANT_Q4_K] = true;
+    k->pack_fast[JOULE_QUANT_Q6_K] = true;
 }

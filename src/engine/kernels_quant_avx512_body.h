@@ -6,6 +6,8 @@
  *   TARGET        its function attribute (the VNNI target, or nothing)
  *   DP(acc, u, s) acc + the int32 lanes of 4 u8 x s8 products each
  *   DPW(acc, x, y) acc + the int32 lanes of 2 s16 x s16 products each
+ *   WITH_PACKED_Q8_0  1 to build the packed Q8_0 tile (its q + 128 times a
+ *                 overflows the int16 pairs of vpmaddubsw: VNNI only)
  *
  * Every micro-kernel computes each (row, column) dot with the same
  * operations in the same order whatever the micro-tile shape, so a token's
@@ -253,6 +255,300 @@ SUFFIX(micro_q6_k)(int RM, int RN, int64_t n, const uint8_t *w, size_t ws, const
         for (int i = 0; i < RM; i++)
             out[(size_t)j * os + (size_t)i] = _mm512_reduce_add_ps(acc[i][j]);
 }
+
+/* --- packed tiles (pack.h): 16 rows x up to 4 (Q4_0, Q8_0: 8) columns ------
+ *
+ * Lane r of every vector is row r of the group.  A 64-byte line of quants
+ * holds 4 bytes of each row; 4 activation bytes broadcast to all lanes
+ * meet it in one DP, so 16 dot products advance together, and a block's
+ * scales (one load, one lane per row) apply to all 16 at once.  Each
+ * column's result is computed with the same operations whatever the
+ * number of columns beside it. */
+
+/* Q4_0 and Q8_0 (Q8_0 activations): per block d[16], then the 32
+ * elements of the 16 rows as 8 vectors of unsigned levels, l[k] holding
+ * elements 4k .. 4k + 3: Q4_0's 4 lines of nibbles unpacked (low nibbles
+ * elements 4k.., high ones 16 + 4k..), Q8_0's 8 lines of q + 128 as they
+ * are (WITH_PACKED_Q8_0).  ofs[j * PSLICE + b] is the zero point (8 or
+ * 128) times sum(a) of column j's block b, da its scale; add: accumulate
+ * into out (a later slice of the row). */
+static inline TARGET __attribute__((always_inline)) void
+SUFFIX(pmicro_q8)(int RN, int Q4, int64_t nb, const uint8_t *g, const uint8_t *a, size_t as,
+                  const int32_t *ofs, const float *da, float *out, size_t os, int add)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const size_t gb = Q4 ? 16 * 18 : 16 * 34;
+    __m512 acc[8];
+    for (int j = 0; j < RN; j++)
+        acc[j] = add ? _mm512_loadu_ps(out + (size_t)j * os) : _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++, g += gb) {
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)g));
+        __m512i l[8];
+        for (int k = 0; k < (Q4 ? 4 : 8); k++) {
+            const __m512i z = _mm512_loadu_si512((const void *)(g + 32 + 64 * k));
+            if (Q4) {
+                l[k] = _mm512_and_si512(z, m4);
+                l[k + 4] = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
+            } else {
+                l[k] = z;
+            }
+        }
+        for (int j = 0; j < RN; j++) {
+            const uint8_t *q = a + (size_t)j * as + (size_t)b * 34 + 2;
+            /* two chains of 4 */
+            __m512i s0 = DP(_mm512_setzero_si512(), l[0], bcast4(q));
+            __m512i s1 = DP(_mm512_setzero_si512(), l[4], bcast4(q + 16));
+            for (int k = 1; k < 4; k++) {
+                s0 = DP(s0, l[k], bcast4(q + 4 * k));
+                s1 = DP(s1, l[k + 4], bcast4(q + 16 + 4 * k));
+            }
+            const __m512i s = _mm512_sub_epi32(_mm512_add_epi32(s0, s1),
+                                               _mm512_set1_epi32(ofs[j * PSLICE + b]));
+            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
+                                     _mm512_mul_ps(dw, _mm512_set1_ps(da[j * PSLICE + b])), acc[j]);
+        }
+    }
+    for (int j = 0; j < RN; j++)
+        _mm512_storeu_ps(out + (size_t)j * os, acc[j]);
+}
+
+#define PMICRO_Q4_0(RN, ...) SUFFIX(pmicro_q8)(RN, 1, __VA_ARGS__)
+#define PMICRO_Q8_0(RN, ...) SUFFIX(pmicro_q8)(RN, 0, __VA_ARGS__)
+
+/* Q4_K: per super-block d[16], dmin[16], the 12 scale bytes transposed,
+ * then 32 lines: line 8c + k holds sub-block 2c (low nibbles) and 2c + 1
+ * (high) at elements 4k ...  Sub-block sums are scaled in float (d sc as
+ * one vector per sub-block); the mins meet the Q8_K bsums pairs with one
+ * DPW per sub-block. */
+static inline TARGET __attribute__((always_inline)) void
+SUFFIX(pmicro_q4_k)(int RN, int64_t nb, const uint8_t *g, const uint8_t *a, size_t as,
+                    float *out, size_t os)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m128i m6 = _mm_set1_epi8(0x3F), lo4 = _mm_set1_epi8(0x0F), hi2 = _mm_set1_epi8(0x30);
+    __m512 acc[4];
+    for (int j = 0; j < RN; j++)
+        acc[j] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++, g += 16 * 144) {
+        const struct joule_block_q8_k *ab[4];
+        for (int j = 0; j < RN; j++)
+            ab[j] = (const struct joule_block_q8_k *)(const void *)(a + (size_t)j * as) + b;
+        const __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)g));
+        const __m512 dmv =
+            _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(g + 32)));
+        __m128i S[12];
+        for (int i = 0; i < 12; i++)
+            S[i] = _mm_loadu_si128((const __m128i *)(const void *)(g + 64 + 16 * i));
+        /* joule_quant_get_scale_min_k4, 16 rows at a time */
+        __m128i sc8[8], mn8[8];
+        for (int s = 0; s < 4; s++) {
+            sc8[s] = _mm_and_si128(S[s], m6);
+            mn8[s] = _mm_and_si128(S[s + 4], m6);
+            sc8[s + 4] = _mm_or_si128(_mm_and_si128(S[s + 8], lo4),
+                                      _mm_and_si128(_mm_srli_epi16(S[s], 2), hi2));
+            mn8[s + 4] = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(S[s + 8], 4), lo4),
+                                      _mm_and_si128(_mm_srli_epi16(S[s + 4], 2), hi2));
+        }
+        __m512i mi[4];
+        for (int j = 0; j < RN; j++)
+            mi[j] = _mm512_setzero_si512();
+        for (int s = 0; s < 8; s++) {
+            const __m512i m32 = _mm512_cvtepu8_epi32(mn8[s]);
+            const __m512i mp = _mm512_or_si512(m32, _mm512_slli_epi32(m32, 16));
+            for (int j = 0; j < RN; j++)
+                mi[j] = DPW(mi[j], mp, bcast4(ab[j]->bsums + 2 * s));
+        }
+        __m512 t[4];
+        for (int j = 0; j < RN; j++)
+            t[j] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mi[j]), dmv, _mm512_setzero_ps());
+        for (int c = 0; c < 4; c++) {
+            const __m512 scl = _mm512_mul_ps(dv, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(sc8[2 * c])));
+            const __m512 sch =
+                _mm512_mul_ps(dv, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(sc8[2 * c + 1])));
+            __m512i il[4], ih[4];
+            for (int j = 0; j < RN; j++)
+                il[j] = ih[j] = _mm512_setzero_si512();
+            for (int k = 0; k < 8; k++) {
+                const __m512i z = _mm512_loadu_si512((const void *)(g + 256 + 64 * (8 * c + k)));
+                const __m512i lo = _mm512_and_si512(z, m4);
+                const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
+                for (int j = 0; j < RN; j++) {
+                    il[j] = DP(il[j], lo, bcast4(ab[j]->qs + 64 * c + 4 * k));
+                    ih[j] = DP(ih[j], hi, bcast4(ab[j]->qs + 64 * c + 32 + 4 * k));
+                }
+            }
+            /* t started at -dmin mins */
+            for (int j = 0; j < RN; j++) {
+                t[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(il[j]), scl, t[j]);
+                t[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ih[j]), sch, t[j]);
+            }
+        }
+        for (int j = 0; j < RN; j++)
+            acc[j] = _mm512_fmadd_ps(t[j], _mm512_set1_ps(ab[j]->d), acc[j]);
+    }
+    for (int j = 0; j < RN; j++)
+        _mm512_storeu_ps(out + (size_t)j * os, acc[j]);
+}
+
+/* Level lv (0..3) of 4 elements from ql lines x (bytes 64h + l), y
+ * (64h + 32 + l) and qh line h (32h + l): (nibble & 0x0F) | (high bits moved to 4-5 & 0x30). */
+static inline TARGET __attribute__((always_inline)) __m512i
+SUFFIX(q6k_level)(int lv, __m512i x, __m512i y, __m512i h)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    __m512i nib, hb;
+    switch (lv) {
+    case 0: nib = x; hb = _mm512_slli_epi16(h, 4); break;
+    case 1: nib = y; hb = _mm512_slli_epi16(h, 2); break;
+    case 2: nib = _mm512_srli_epi16(x, 4); hb = h; break;
+    default: nib = _mm512_srli_epi16(y, 4); hb = _mm512_srli_epi16(h, 2); break;
+    }
+    /* m4 ? nib : (hb & 0x30), bit by bit */
+    return _mm512_ternarylogic_epi32(nib, _mm512_and_si512(hb, m30), m4, 0xE4);
+}
+
+/* Q6_K: per super-block d[16], scales[16][16] (int8), then 4 segments of
+ * 12 lines (pack.c).  Levels are 0..63 for x = d sc (q - 32): the 32 sc sum(a)
+ * comes from the Q8_K bsums by one DPW per pair of scales. */
+static inline TARGET __attribute__((always_inline)) void
+SUFFIX(pmicro_q6_k)(int RN, int64_t nb, const uint8_t *g, const uint8_t *a, size_t as,
+                    float *out, size_t os)
+{
+    __m512 acc[4];
+    for (int j = 0; j < RN; j++)
+        acc[j] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++, g += 16 * 210) {
+        const struct joule_block_q8_k *ab[4];
+        for (int j = 0; j < RN; j++)
+            ab[j] = (const struct joule_block_q8_k *)(const void *)(a + (size_t)j * as) + b;
+        const __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)g));
+        const uint8_t *S = g + 32;
+        __m512i o[4];
+        for (int j = 0; j < RN; j++)
+            o[j] = _mm512_setzero_si512();
+        for (int p = 0; p < 8; p++) {
+            const __m512i s0 =
+                _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(S + 32 * p)));
+            const __m512i s1 = _mm512_cvtepi8_epi32(
+                _mm_loadu_si128((const __m128i *)(const void *)(S + 32 * p + 16)));
+            const __m512i sp = _mm512_or_si512(_mm512_and_si512(s0, _mm512_set1_epi32(0xFFFF)),
+                                               _mm512_slli_epi32(s1, 16));
+            for (int j = 0; j < RN; j++)
+                o[j] = DPW(o[j], sp, bcast4(ab[j]->bsums + 2 * p));
+        }
+        __m512 t[4];
+        const __m512 d32 = _mm512_mul_ps(dv, _mm512_set1_ps(32.0f));
+        for (int j = 0; j < RN; j++)
+            t[j] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(o[j]), d32, _mm512_setzero_ps());
+        for (int h = 0; h < 2; h++)
+            for (int kk = 0; kk < 2; kk++)
+                for (int lv = 0; lv < 4; lv++) {
+                    const int s = 8 * h + 2 * lv + kk;
+                    const __m512 scf = _mm512_mul_ps(
+                        dv, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+                                _mm_loadu_si128((const __m128i *)(const void *)(S + 16 * s)))));
+                    __m512i is[4];
+                    for (int j = 0; j < RN; j++)
+                        is[j] = _mm512_setzero_si512();
+                    /* 12 lines: ql 16h + 4kk + k, ql 16h + 8 + 4kk + k, qh 8h + 4kk + k */
+                    const uint8_t *seg = g + 288 + 768 * (2 * h + kk);
+                    for (int k = 0; k < 4; k++) {
+                        const __m512i x = _mm512_loadu_si512((const void *)(seg + 64 * k));
+                        const __m512i y = _mm512_loadu_si512((const void *)(seg + 256 + 64 * k));
+                        const __m512i hb = _mm512_loadu_si512((const void *)(seg + 512 + 64 * k));
+                        const __m512i L = SUFFIX(q6k_level)(lv, x, y, hb);
+                        for (int j = 0; j < RN; j++)
+                            is[j] = DP(is[j], L,
+                                       bcast4(ab[j]->qs + 128 * h + 32 * lv + 16 * kk + 4 * k));
+                    }
+                    /* t started at -32 d sum(sc bsums) */
+                    for (int j = 0; j < RN; j++)
+                        t[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[j]), scf, t[j]);
+                }
+        for (int j = 0; j < RN; j++)
+            acc[j] = _mm512_fmadd_ps(t[j], _mm512_set1_ps(ab[j]->d), acc[j]);
+    }
+    for (int j = 0; j < RN; j++)
+        _mm512_storeu_ps(out + (size_t)j * os, acc[j]);
+}
+
+#define PCASE1(F, C, ...)                                                                        \
+    case C:                                                                                      \
+        F(C, __VA_ARGS__);                                                                       \
+        break
+#define PSWITCH(F, ...)                                                                          \
+    switch (rn) {                                                                                \
+        PCASE1(F, 1, __VA_ARGS__); PCASE1(F, 2, __VA_ARGS__); PCASE1(F, 3, __VA_ARGS__);         \
+    default: F(4, __VA_ARGS__); break;                                                           \
+    }
+
+/* Q4_0 and Q8_0 take up to 8 columns at a time: their lines leave room
+ * for 8 accumulators. */
+#define PSWITCH8(F, ...)                                                                         \
+    switch (rn) {                                                                                \
+        PCASE1(F, 1, __VA_ARGS__); PCASE1(F, 2, __VA_ARGS__); PCASE1(F, 3, __VA_ARGS__);         \
+        PCASE1(F, 4, __VA_ARGS__); PCASE1(F, 5, __VA_ARGS__); PCASE1(F, 6, __VA_ARGS__);         \
+        PCASE1(F, 7, __VA_ARGS__);                                                               \
+    default: F(8, __VA_ARGS__); break;                                                           \
+    }
+
+/* The Q8_0-activation tiles: per slice of PSLICE blocks, each column's
+ * offsets (OFS sum(a): the weights' zero point) and scales first, then
+ * every group of rows. */
+#define PTILE_Q8(name, micro, BLOCK, OFS)                                                        \
+    static TARGET void SUFFIX(name)(int64_t n, const void *w, size_t ws, int32_t nr,             \
+                                    const void *a, size_t as, int32_t nc, float *out,            \
+                                    size_t os)                                                   \
+    {                                                                                            \
+        const int64_t nb = n / 32;                                                               \
+        int32_t ofs[8 * PSLICE];                                                                 \
+        float da[8 * PSLICE];                                                                    \
+        for (int32_t j0 = 0; j0 < nc; j0 += 8) {                                                 \
+            const int rn = nc - j0 < 8 ? nc - j0 : 8;                                            \
+            const uint8_t *aj = (const uint8_t *)a + (size_t)j0 * as;                            \
+            for (int64_t b0 = 0; b0 < nb; b0 += PSLICE) {                                        \
+                const int64_t nbs = nb - b0 < PSLICE ? nb - b0 : PSLICE;                         \
+                for (int j = 0; j < rn; j++)                                                     \
+                    q8_0_sums(aj + (size_t)j * as + (size_t)b0 * 34, nbs, OFS,                   \
+                              ofs + j * PSLICE, da + j * PSLICE);                                \
+                for (int32_t gi = 0; gi < nr / 16; gi++) {                                       \
+                    const uint8_t *g =                                                           \
+                        (const uint8_t *)w + (size_t)gi * ws + (size_t)b0 * 16 * (BLOCK);        \
+                    float *o = out + (size_t)j0 * os + (size_t)gi * 16;                          \
+                    PSWITCH8(micro, nbs, g, aj + (size_t)b0 * 34, as, ofs, da, o, os, b0 > 0)    \
+                }                                                                                \
+            }                                                                                    \
+        }                                                                                        \
+    }
+PTILE_Q8(ptile_q4_0, PMICRO_Q4_0, 18, 8)
+#if WITH_PACKED_Q8_0
+PTILE_Q8(ptile_q8_0, PMICRO_Q8_0, 34, 128)
+#endif
+#undef PTILE_Q8
+#undef PMICRO_Q4_0
+#undef PMICRO_Q8_0
+
+#define PTILE_K(name, micro)                                                                     \
+    static TARGET void SUFFIX(name)(int64_t n, const void *w, size_t ws, int32_t nr,             \
+                                    const void *a, size_t as, int32_t nc, float *out,            \
+                                    size_t os)                                                   \
+    {                                                                                            \
+        for (int32_t j0 = 0; j0 < nc; j0 += 4) {                                                 \
+            const int rn = nc - j0 < 4 ? nc - j0 : 4;                                            \
+            const uint8_t *aj = (const uint8_t *)a + (size_t)j0 * as;                            \
+            for (int32_t gi = 0; gi < nr / 16; gi++) {                                           \
+                const uint8_t *g = (const uint8_t *)w + (size_t)gi * ws;                         \
+                float *o = out + (size_t)j0 * os + (size_t)gi * 16;                              \
+                PSWITCH(micro, n / 256, g, aj, as, o, os)                                        \
+            }                                                                                    \
+        }                                                                                        \
+    }
+PTILE_K(ptile_q4_k, SUFFIX(pmicro_q4_k))
+PTILE_K(ptile_q6_k, SUFFIX(pmicro_q6_k))
+#undef PTILE_K
+#undef PSWITCH
+#undef PSWITCH8
+#undef PCASE1
 
 /* --- dispatch of micro-tile shapes ------------------------------------------ */
 

@@ -9,7 +9,8 @@
  * Loading (lm_load.c) checks every tensor the architecture needs: its
  * presence, element type and exact shape, and names the tensor and the
  * expected shape in the message when one is wrong.  Weights are views into
- * the GGUF mapping (nothing is copied).
+ * the GGUF mapping, except matrices re-laid for the packed tiles (pack.h),
+ * which move to a buffer of the model's own.
  *
  * The forward pass (forward.c) runs a batch of tokens from any number of
  * sequences at once, in F32 activations, with the matrix products done by
@@ -96,7 +97,17 @@ struct joule_lm {
     const struct joule_gguf_tensor *rope_short;  /* phi3 rope_factors_short.weight [n_rot/2] or NULL */
     const struct joule_gguf_tensor *rope_long;   /* phi3 rope_factors_long.weight [n_rot/2] or NULL */
     struct joule_lm_layer *layers;               /* [n_layer], owned */
+    /* Matrices re-laid for the packed tiles (pack.h): views like the
+     * others, their data in pack_buf; the layer and output pointers of
+     * those matrices point here. */
+    struct joule_gguf_tensor *packed;            /* [n_packed], owned */
+    int32_t n_packed;
+    void *pack_buf;                              /* anonymous mapping */
+    size_t pack_bytes;
 };
+
+/* Flags of joule_lm_load_ex. */
+#define JOULE_LM_NO_REPACK 1u /* keep every matrix row-major as in the file */
 
 /* "llama", "qwen2", "phi3"; "unknown" otherwise.  Static string. */
 const char *joule_lm_arch_name(enum joule_lm_arch arch);
@@ -116,6 +127,21 @@ const char *joule_lm_arch_name(enum joule_lm_arch arch);
  */
 enum joule_status joule_lm_load(const struct joule_gguf *g, struct joule_lm **out, char *err,
                                 size_t err_size);
+
+/*
+ * joule_lm_load with flags.  Without JOULE_LM_NO_REPACK (joule_lm_load),
+ * every matrix of a type the CPU's best kernels read packed (kernels.h,
+ * pack_fast) is copied into the packed layout of pack.h, and when g maps a
+ * file its source pages are dropped from memory, so packing costs no
+ * memory and the model stays as large as the file.  Packed or not, every
+ * ISA level computes the same products (the packed tiles have twins).
+ */
+enum joule_status joule_lm_load_ex(const struct joule_gguf *g, unsigned flags,
+                                   struct joule_lm **out, char *err, size_t err_size);
+
+/* Rows of w stored packed (a multiple of 16; the rest row-major), 0 when
+ * w is not one of m's packed matrices. */
+int64_t joule_lm_packed_rows(const struct joule_lm *m, const struct joule_gguf_tensor *w);
 
 /* Releases the model (not the GGUF reader).  NULL is a no-op. */
 void joule_lm_free(struct joule_lm *m);

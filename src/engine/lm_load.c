@@ -6,14 +6,19 @@
  * shared/research/gguf-conventions.md.  Shapes are in ggml order
  * ne = [cols, rows].
  */
+#define _DEFAULT_SOURCE 1 /* MAP_ANONYMOUS, madvise */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "lm.h"
 
 #include "alloc.h"
 #include "joule_int.h"
-
-#include <inttypes.h>
-#include <stdlib.h>
-#include <string.h>
+#include "kernels.h"
+#include "pack.h"
 
 const char *joule_lm_arch_name(enum joule_lm_arch arch)
 {
@@ -351,8 +356,120 @@ static enum joule_status load_tensors(const struct joule_gguf *g, struct joule_l
     return JOULE_OK;
 }
 
+/* ---------------------------------------------------------------------------
+ * Packing (pack.h)
+ */
+
+/* The matrices worth packing: types the best kernels read packed, at least
+ * one group of rows.  The tied output is token_embd, whose rows the
+ * embedding lookup reads row-major: never packed. */
+static bool worth_packing(const struct joule_gguf_tensor *w, const struct joule_kernels *k)
+{
+    return w && w->type < JOULE_QUANT_ID_LIMIT && k->pack_fast[w->type] &&
+           joule_pack_has_layout(w->type) && w->ne[1] >= JOULE_PACK_ROWS;
+}
+
+/* Every matrix slot of m a product reads (not token_embd). */
+static size_t matrix_slots(struct joule_lm *m, const struct joule_gguf_tensor ***slots)
+{
+    size_t n = 0;
+    if (!m->tied)
+        slots[n++] = &m->output;
+    for (int32_t il = 0; il < m->hp.n_layer; il++) {
+        struct joule_lm_layer *L = &m->layers[il];
+        const struct joule_gguf_tensor **mats[] = {&L->wq, &L->wk, &L->wv, &L->wqkv,
+                                                   &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < JOULE_ARRAY_LEN(mats); i++)
+            slots[n++] = mats[i];
+    }
+    return n;
+}
+
+/* Drops the whole pages of [p, p + n) of a private file mapping from this
+ * process (they are read again from the file if ever touched). */
+static void drop_pages(const void *p, size_t n)
+{
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
+    const uintptr_t hi = ((uintptr_t)p + n) & ~(page - 1);
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+static enum joule_status repack(struct joule_lm *m, char *err, size_t err_size)
+{
+    struct joule_kernels k;
+    joule_kernels_select(&k, JOULE_ISA_AVX512);
+    const size_t n_slots = 1 + 8 * (size_t)m->hp.n_layer;
+    const struct joule_gguf_tensor ***slots = joule_calloc(n_slots, sizeof(*slots));
+    if (!slots) {
+        joule_fmt(err, err_size, "out of memory");
+        return JOULE_ERR_NOMEM;
+    }
+    const size_t n = matrix_slots(m, slots);
+    size_t bytes = 0;
+    int32_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (worth_packing(*slots[i], &k)) {
+            bytes += ((*slots[i])->nbytes + 63) & ~(size_t)63;
+            count++;
+        }
+    if (count == 0) {
+        free(slots);
+        return JOULE_OK;
+    }
+    m->packed = joule_calloc((size_t)count, sizeof(*m->packed));
+    void *buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (!m->packed || buf == MAP_FAILED) {
+        free(slots);
+        joule_fmt(err, err_size, "out of memory for %zu bytes of packed weights", bytes);
+        return JOULE_ERR_NOMEM;
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(buf, bytes, MADV_HUGEPAGE); /* fewer TLB misses streaming the weights */
+#endif
+    m->pack_buf = buf;
+    m->pack_bytes = bytes;
+    uint8_t *dst = buf;
+    const bool drop = joule_gguf_is_file_mapped(m->g);
+    for (size_t i = 0; i < n; i++) {
+        const struct joule_gguf_tensor *w = *slots[i];
+        if (!worth_packing(w, &k))
+            continue;
+        struct joule_gguf_tensor *t = &m->packed[m->n_packed++];
+        *t = *w;
+        const int64_t groups = w->ne[1] / JOULE_PACK_ROWS;
+        const size_t group_bytes = JOULE_PACK_ROWS * w->row_bytes;
+        for (int64_t gi = 0; gi < groups; gi++)
+            joule_pack_group(w->type, w->ne[0], (const uint8_t *)w->data + gi * group_bytes,
+                             w->row_bytes, dst + gi * group_bytes);
+        memcpy(dst + groups * group_bytes, (const uint8_t *)w->data + groups * group_bytes,
+               w->nbytes - groups * group_bytes);
+        t->data = dst;
+        if (drop)
+            drop_pages(w->data, w->nbytes);
+        dst += (w->nbytes + 63) & ~(size_t)63;
+        *slots[i] = t;
+    }
+    free(slots);
+    return JOULE_OK;
+}
+
+int64_t joule_lm_packed_rows(const struct joule_lm *m, const struct joule_gguf_tensor *w)
+{
+    if (m->n_packed == 0 || w < m->packed || w >= m->packed + m->n_packed)
+        return 0;
+    return w->ne[1] / JOULE_PACK_ROWS * JOULE_PACK_ROWS;
+}
+
 enum joule_status joule_lm_load(const struct joule_gguf *g, struct joule_lm **out, char *err,
                                 size_t err_size)
+{
+    return joule_lm_load_ex(g, 0, out, err, err_size);
+}
+
+enum joule_status joule_lm_load_ex(const struct joule_gguf *g, unsigned flags,
+                                   struct joule_lm **out, char *err, size_t err_size)
 {
     JOULE_ASSERT(g && out);
     *out = NULL;
@@ -365,6 +482,8 @@ enum joule_status joule_lm_load(const struct joule_gguf *g, struct joule_lm **ou
     enum joule_status st = read_hparams(g, &m->hp, err, err_size);
     if (st == JOULE_OK)
         st = load_tensors(g, m, err, err_size);
+    if (st == JOULE_OK && !(flags & JOULE_LM_NO_REPACK))
+        st = repack(m, err, err_size);
     if (st != JOULE_OK) {
         joule_lm_free(m);
         return st;
@@ -378,5 +497,8 @@ void joule_lm_free(struct joule_lm *m)
     if (!m)
         return;
     free(m->layers);
+    free(m->packed);
+    if (m->pack_buf)
+        munmap(m->pack_buf, m->pack_bytes);
     free(m);
 }

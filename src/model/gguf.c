@@ -744,6 +744,11 @@ size_t joule_gguf_data_offset(const struct joule_gguf *g)
     return g->data_off;
 }
 
+bool joule_gguf_is_file_mapped(const struct joule_gguf *g)
+{
+    return g->map != NULL;
+}
+
 size_t joule_gguf_file_size(const struct joule_gguf *g)
 {
     return g->size;

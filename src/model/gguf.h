@@ -114,6 +114,10 @@ uint32_t joule_gguf_version(const struct joule_gguf *g);      /* 2 or 3 */
 size_t joule_gguf_alignment(const struct joule_gguf *g);      /* bytes, a power of two */
 size_t joule_gguf_data_offset(const struct joule_gguf *g);    /* file offset of the data section */
 size_t joule_gguf_file_size(const struct joule_gguf *g);      /* bytes */
+/* Whether the bytes are a private mapping of a file (joule_gguf_open_file),
+ * not a caller's buffer: pages of it may then be dropped (madvise) and read
+ * again from the file. */
+bool joule_gguf_is_file_mapped(const struct joule_gguf *g);
 
 /* Key/value pairs, in file order: count, key i (NUL-terminated, borrowed
  * until close), value i (borrowed until close).  i < count (asserted). */

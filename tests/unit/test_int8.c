@@ -17,6 +17,7 @@
 #include "kernels.h"
 #include "lm.h"
 #include "model.h"
+#include "pack.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -144,8 +145,11 @@ static void reference(const struct product *p, float thr, float y[T][N], int *n_
     }
 }
 
-/* The engine's steps 1-3 with the reference Q8_0 tile. */
-static void decomposed(const struct product *p, float thr, float y[T][N], int *n_out)
+/* The engine's steps 1-3 with the reference Q8_0 tile; packed: with the
+ * first 16 of the N = 24 weight rows packed (pack.h), as the loader packs a
+ * Q8_0 matrix on a VNNI machine, the 8 others row-major after them. */
+static void decomposed_as(const struct product *p, float thr, float y[T][N], int *n_out,
+                          bool packed)
 {
     struct joule_kernels k;
     joule_kernels_select(&k, JOULE_ISA_SCALAR);
@@ -156,11 +160,35 @@ static void decomposed(const struct product *p, float thr, float y[T][N], int *n
     joule_int8_find_outliers(&s, &p->x[0][0], K, T, K);
     for (int t = 0; t < T; t++)
         joule_int8_quantize_row(&s, p->x[t], act[t], K);
-    k.tile[JOULE_QUANT_Q8_0](K, p->w, sizeof(p->w[0]), N, act, sizeof(act[0]), T, &y[0][0], N);
-    joule_int8_add_outliers(&s, &p->wt, 0, N, T, &y[0][0], N, 0);
+    if (packed) {
+        static struct joule_block_q8_0 wp[N][K / 32];
+        memcpy(wp, p->w, sizeof(wp));
+        joule_pack_group(JOULE_QUANT_Q8_0, K, p->w, sizeof(p->w[0]), wp);
+        struct joule_gguf_tensor wt = p->wt;
+        wt.data = wp;
+        k.ptile[JOULE_QUANT_Q8_0](K, wp, 16 * sizeof(wp[0]), 16, act, sizeof(act[0]), T,
+                                  &y[0][0], N);
+        k.tile[JOULE_QUANT_Q8_0](K, wp[16], sizeof(wp[0]), N - 16, act, sizeof(act[0]), T,
+                                 &y[0][16], N);
+        joule_int8_add_outliers(&s, &wt, 16, 0, N, T, &y[0][0], N, 0);
+    } else {
+        k.tile[JOULE_QUANT_Q8_0](K, p->w, sizeof(p->w[0]), N, act, sizeof(act[0]), T, &y[0][0],
+                                 N);
+        joule_int8_add_outliers(&s, &p->wt, 0, 0, N, T, &y[0][0], N, 0);
+    }
     *n_out = s.n_cols;
     CHECK(s.columns == K && s.outliers == s.n_cols);
     free(mem);
+}
+
+static void decomposed(const struct product *p, float thr, float y[T][N], int *n_out)
+{
+    float yp[T][N];
+    int n_packed;
+    decomposed_as(p, thr, y, n_out, false);
+    /* packed weights: the same, bit for bit (the scalar twins) */
+    decomposed_as(p, thr, yp, &n_packed, true);
+    CHECK(n_packed == *n_out && memcmp(yp, y, sizeof(yp)) == 0);
 }
 
 static double max_rel_diff(float a[T][N], float b[T][N])
@@ -295,7 +323,9 @@ static void test_forward(void)
      * embedding 16-bit. */
     CHECK(a.m->tok_embd->type == JOULE_QUANT_F16);
     CHECK(a.m->layers[0].wq->type == JOULE_QUANT_Q8_0);
-    const struct joule_block_q8_0 *row = a.m->layers[1].w_down->data;
+    /* (the file's rows: the model's own copy may be packed) */
+    const struct joule_block_q8_0 *row =
+        joule_gguf_find_tensor(a.g, "blk.1.ffn_down.weight")->data;
     int same = 1;
     for (int i = 1; i < a.m->layers[1].w_down->ne[0] / 32; i++)
         same &= row[i].d == row[0].d;

@@ -2,7 +2,7 @@
  * test_kernels_quant.c - the quantized kernels of every ISA level this
  * machine has against the scalar twins: the Q8_0 / Q8_1 / Q8_K activation
  * quantizers bit for bit, and every quantized tile on many shapes, sizes
- * and strides.  On a VNNI machine the AVX-512 tiles without VNNI are
+ * and strides, and the packed tiles (pack.h).  On a VNNI machine the AVX-512 tiles without VNNI are
  * checked too.
  */
 #include "kernels_check.h"
@@ -33,6 +33,34 @@ static void test_tiles(const struct joule_kernels *ref, const struct joule_kerne
         worst = fmax(worst, kc_check_tile(ref, k, wtypes[t], 256, 5, 3, 1e-4f));
         worst = fmax(worst, kc_check_tile(ref, k, wtypes[t], 256, 5, 3, 1e4f));
         printf("%s: %s tiles, worst error %.2g of sum |w a|\n", label, tr->name, worst);
+    }
+}
+
+/* The packed tiles (pack.h) against the reference tile on the unpacked
+ * rows; n = 9600 takes Q4_0 and Q8_0 through several slices of activation
+ * sums. */
+static void test_ptiles(const struct joule_kernels *ref, const struct joule_kernels *k,
+                        const char *label)
+{
+    static const uint32_t ptypes[] = {JOULE_QUANT_Q4_0, JOULE_QUANT_Q8_0, JOULE_QUANT_Q4_K,
+                                      JOULE_QUANT_Q6_K};
+    static const int64_t ns[] = {32, 256, 512, 2048, 5632, 9600};
+    static const int32_t shapes[][2] = {{16, 1}, {32, 1}, {16, 2}, {16, 3}, {48, 4},
+                                        {16, 5}, {32, 7}, {16, 9}};
+    for (size_t t = 0; t < sizeof(ptypes) / sizeof(ptypes[0]); t++) {
+        const struct joule_quant_traits *tr = joule_quant_traits(ptypes[t]);
+        CHECK(k->ptile[ptypes[t]] != NULL && joule_pack_has_layout(ptypes[t]));
+        double worst = 0.0;
+        for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+            if (ns[i] % tr->block_size)
+                continue;
+            for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
+                worst = fmax(worst, kc_check_tile_as(ref, k, ptypes[t], ns[i], shapes[s][0],
+                                                     shapes[s][1], 1.0f, true));
+        }
+        worst = fmax(worst, kc_check_tile_as(ref, k, ptypes[t], 512, 16, 3, 1e-4f, true));
+        worst = fmax(worst, kc_check_tile_as(ref, k, ptypes[t], 512, 16, 3, 1e4f, true));
+        printf("%s: packed %s tiles, worst error %.2g of sum |w a|\n", label, tr->name, worst);
     }
 }
 
@@ -77,6 +105,7 @@ int main(void)
         snprintf(label, sizeof(label), "%s%s", joule_isa_name(k.isa),
                  isa == JOULE_ISA_AVX512 && k.cpu.avx512vnni ? " (vnni)" : "");
         test_tiles(&ref, &k, label);
+        test_ptiles(&ref, &k, label);
         test_act(&ref, &k);
     }
     if (best == JOULE_ISA_AVX512 && ref.cpu.avx512vnni) {
@@ -87,6 +116,7 @@ int main(void)
         joule_kernels_add_quant_avx512(&k);
         k.isa = JOULE_ISA_AVX512;
         test_tiles(&ref, &k, "avx512 (no vnni)");
+        test_ptiles(&ref, &k, "avx512 (no vnni)");
     }
     TEST_MAIN_END();
 }
