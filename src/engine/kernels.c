@@ -150,31 +150,33 @@ static void tile_bf16_ref(int64_t n, const void *w, size_t ws, int32_t nr, const
 }
 
 /* The twin of every packed tile: each group unpacked to rows, then the
- * reference tile. */
-static void ptile_ref(uint32_t type, int64_t n, const void *w, size_t ws, int32_t nr,
-                      const void *a, size_t as, int32_t nc, float *out, size_t os)
+ * reference tile of the type. */
+static void ptile_ref(uint32_t type, joule_tile_fn ref, int64_t n, const void *w, size_t ws,
+                      int32_t nr, const void *a, size_t as, int32_t nc, float *out, size_t os)
 {
     const size_t row_bytes = ws / JOULE_PACK_ROWS;
     uint8_t *rows = malloc(ws);
     JOULE_ASSERT(rows && nr % JOULE_PACK_ROWS == 0);
     for (int32_t g = 0; g < nr / JOULE_PACK_ROWS; g++) {
         joule_unpack_group(type, n, (const uint8_t *)w + (size_t)g * ws, rows, row_bytes);
-        tile_ref(type, n, rows, row_bytes, JOULE_PACK_ROWS, a, as, nc,
-                 out + (size_t)g * JOULE_PACK_ROWS, os);
+        ref(n, rows, row_bytes, JOULE_PACK_ROWS, a, as, nc, out + (size_t)g * JOULE_PACK_ROWS,
+            os);
     }
     free(rows);
 }
 
-#define PTILE_REF(name, type)                                                                \
+#define PTILE_REF(name, type, ref)                                                           \
     static void name(int64_t n, const void *w, size_t ws, int32_t nr, const void *a,          \
                      size_t as, int32_t nc, float *out, size_t os)                            \
     {                                                                                         \
-        ptile_ref(type, n, w, ws, nr, a, as, nc, out, os);                                    \
+        ptile_ref(type, ref, n, w, ws, nr, a, as, nc, out, os);                               \
     }
-PTILE_REF(ptile_q4_0_ref, JOULE_QUANT_Q4_0)
-PTILE_REF(ptile_q8_0_ref, JOULE_QUANT_Q8_0)
-PTILE_REF(ptile_q4_k_ref, JOULE_QUANT_Q4_K)
-PTILE_REF(ptile_q6_k_ref, JOULE_QUANT_Q6_K)
+PTILE_REF(ptile_f16_ref, JOULE_QUANT_F16, tile_f16_ref)
+PTILE_REF(ptile_bf16_ref, JOULE_QUANT_BF16, tile_bf16_ref)
+PTILE_REF(ptile_q4_0_ref, JOULE_QUANT_Q4_0, tile_q4_0_ref)
+PTILE_REF(ptile_q8_0_ref, JOULE_QUANT_Q8_0, tile_q8_0_ref)
+PTILE_REF(ptile_q4_k_ref, JOULE_QUANT_Q4_K, tile_q4_k_ref)
+PTILE_REF(ptile_q6_k_ref, JOULE_QUANT_Q6_K, tile_q6_k_ref)
 #undef PTILE_REF
 
 static void act_f32_ref(const float *x, void *y, int64_t n)
@@ -278,6 +280,8 @@ enum joule_isa joule_kernels_select(struct joule_kernels *k, enum joule_isa isa)
     k->tile[JOULE_QUANT_Q4_K] = tile_q4_k_ref;
     k->tile[JOULE_QUANT_Q5_K] = tile_q5_k_ref;
     k->tile[JOULE_QUANT_Q6_K] = tile_q6_k_ref;
+    k->ptile[JOULE_QUANT_F16] = ptile_f16_ref;
+    k->ptile[JOULE_QUANT_BF16] = ptile_bf16_ref;
     k->ptile[JOULE_QUANT_Q4_0] = ptile_q4_0_ref;
     k->ptile[JOULE_QUANT_Q8_0] = ptile_q8_0_ref;
     k->ptile[JOULE_QUANT_Q4_K] = ptile_q4_k_ref;

@@ -1,6 +1,7 @@
 /*
  * kernels_float_avx512.c - AVX-512 variants of the float kernels of
- * kernels.h: F32, F16 and BF16 weight tiles, and the attention helpers.
+ * kernels.h: F32, F16 and BF16 weight tiles, the packed F16 and BF16
+ * tiles (pack.h), and the attention helpers.
  * Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq (CMakeLists.txt);
  * registered only after CPUID says the CPU has them.
  *
@@ -138,6 +139,81 @@ static void tile_bf16(int64_t n, const void *w, size_t ws, int32_t nr, const voi
 }
 
 /* ---------------------------------------------------------------------------
+ * Packed F16 / BF16 tiles (pack.h): element e of a group's 16 rows is one
+ * 32-byte vector, so each element is loaded and converted once for 16 rows
+ * and then meets RN columns, its activation broadcast from memory: one
+ * conversion per RN FMAs (the row-major tile needs one per 4), and one
+ * sequential stream.  Each column keeps two sums (even and odd elements:
+ * two FMA chains for one column at batch 1), added at the end, whatever
+ * RN: a column's result does not depend on the columns beside it.
+ */
+
+static inline __m512 load_packed(enum elt e, const uint8_t *g)
+{
+    const __m256i h = _mm256_loadu_si256((const __m256i *)(const void *)g);
+    if (e == ELT_F16)
+        return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+static inline __attribute__((always_inline)) void
+pmicro(enum elt e, int RN, int64_t n, const uint8_t *g, const uint8_t *a, size_t as, float *out,
+       size_t os)
+{
+    __m512 acc[12][2];
+    for (int j = 0; j < RN; j++)
+        acc[j][0] = acc[j][1] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 2 <= n; k += 2, g += 64) {
+        const __m512 w0 = load_packed(e, g), w1 = load_packed(e, g + 32);
+        for (int j = 0; j < RN; j++) {
+            const float *x = (const float *)(const void *)(a + (size_t)j * as) + k;
+            acc[j][0] = _mm512_fmadd_ps(w0, _mm512_set1_ps(x[0]), acc[j][0]);
+            acc[j][1] = _mm512_fmadd_ps(w1, _mm512_set1_ps(x[1]), acc[j][1]);
+        }
+    }
+    if (k < n) { /* an odd last element */
+        const __m512 w0 = load_packed(e, g);
+        for (int j = 0; j < RN; j++) {
+            const float *x = (const float *)(const void *)(a + (size_t)j * as) + k;
+            acc[j][0] = _mm512_fmadd_ps(w0, _mm512_set1_ps(x[0]), acc[j][0]);
+        }
+    }
+    for (int j = 0; j < RN; j++)
+        _mm512_storeu_ps(out + (size_t)j * os, _mm512_add_ps(acc[j][0], acc[j][1]));
+}
+
+#define PCASE(E, C)                                                                              \
+    case C:                                                                                      \
+        pmicro(E, C, n, g, aj, as, o, os);                                                       \
+        break
+
+#define DEFINE_PTILE(name, E)                                                                    \
+    static void name(int64_t n, const void *w, size_t ws, int32_t nr, const void *a, size_t as,  \
+                     int32_t nc, float *out, size_t os)                                          \
+    {                                                                                            \
+        for (int32_t j0 = 0; j0 < nc; j0 += 12) {                                                \
+            const int rn = nc - j0 < 12 ? nc - j0 : 12;                                          \
+            const uint8_t *aj = (const uint8_t *)a + (size_t)j0 * as;                            \
+            for (int32_t gi = 0; gi < nr / 16; gi++) {                                           \
+                const uint8_t *g = (const uint8_t *)w + (size_t)gi * ws;                         \
+                float *o = out + (size_t)j0 * os + (size_t)gi * 16;                              \
+                switch (rn) {                                                                    \
+                    PCASE(E, 1); PCASE(E, 2); PCASE(E, 3); PCASE(E, 4); PCASE(E, 5);             \
+                    PCASE(E, 6); PCASE(E, 7); PCASE(E, 8); PCASE(E, 9); PCASE(E, 10);            \
+                    PCASE(E, 11);                                                                \
+                default: pmicro(E, 12, n, g, aj, as, o, os); break;                              \
+                }                                                                                \
+            }                                                                                    \
+        }                                                                                        \
+    }
+
+DEFINE_PTILE(ptile_f16, ELT_F16)
+DEFINE_PTILE(ptile_bf16, ELT_BF16)
+#undef DEFINE_PTILE
+#undef PCASE
+
+/* ---------------------------------------------------------------------------
  * Attention helpers
  */
 
@@ -258,6 +334,10 @@ void joule_kernels_add_float_avx512(struct joule_kernels *k)
     k->tile[JOULE_QUANT_F32] = tile_f32;
     k->tile[JOULE_QUANT_F16] = tile_f16;
     k->tile[JOULE_QUANT_BF16] = tile_bf16;
+    k->ptile[JOULE_QUANT_F16] = ptile_f16;
+    k->ptile[JOULE_QUANT_BF16] = ptile_bf16;
+    k->pack_fast[JOULE_QUANT_F16] = true;
+    k->pack_fast[JOULE_QUANT_BF16] = true;
     k->dot_f16 = dot_f16;
     k->dot_f32 = dot_f32;
     k->mad_f16 = mad_f16;

@@ -10,6 +10,7 @@
  * bytes is 32 lines of 64 bytes, line q holding bytes 4q .. 4q + 3 of
  * every row.
  *
+ *   F16, BF16 (2 bytes)                     -> element e of rows 0..15
  *   Q4_0 (18 bytes: d, qs[16])              -> d[16] | qs lines 0..3
  *        line k, lane r: row r's elements 4k .. 4k + 3 (low nibbles) and
  *        16 + 4k .. (high nibbles)
@@ -42,6 +43,9 @@ struct pack_layout {
 
 /* clang-format off */
 static const struct pack_layout layouts[] = {
+    /* one element a block: element e of the 16 rows side by side */
+    {JOULE_QUANT_F16, 2, 1, {{0, 2, 2, 0}}},
+    {JOULE_QUANT_BF16, 2, 1, {{0, 2, 2, 0}}},
     {JOULE_QUANT_Q4_0, 18, 2, {{0, 2, 2, 0}, {2, 16, 4, 0}}},
     /* the u8 side of vpdpbusd: q + 128, corrected by 128 sum(a) per block */
     {JOULE_QUANT_Q8_0, 34, 2, {{0, 2, 2, 0}, {2, 32, 4, 1}}},
@@ -77,6 +81,16 @@ static void permute(const struct pack_layout *L, int64_t n, uint8_t *group, uint
 {
     const struct joule_quant_traits *tr = joule_quant_traits(L->type);
     const int64_t nb = n / tr->block_size;
+    if (L->block_bytes == 2) { /* F16, BF16: a plain transposition, billions of elements */
+        for (int r = 0; r < JOULE_PACK_ROWS; r++) {
+            uint8_t *row = rows + (size_t)r * row_stride;
+            for (int64_t b = 0; b < nb; b++) {
+                uint8_t *gp = group + ((size_t)b * JOULE_PACK_ROWS + (size_t)r) * 2;
+                memcpy(to_group ? gp : row + 2 * b, to_group ? row + 2 * b : gp, 2);
+            }
+        }
+        return;
+    }
     for (int64_t b = 0; b < nb; b++) {
         uint8_t *g = group + (size_t)b * JOULE_PACK_ROWS * L->block_bytes;
         for (int fi = 0; fi < L->n_fields; fi++) {

@@ -85,7 +85,8 @@ done
 kill -9 $B
 wait $L
 [ $? -eq 1 ] && ok || bad "dead node: lead exit"
-expect_in "$TMP/err" "nodeB (rank 1, measuring)" "dead node: named"
+# (its state, measuring or done, depends on where in a cycle the kill fell)
+expect_in "$TMP/err" "nodeB (rank 1, " "dead node: named"
 "$J" results export "$ID" --what cycles --csv >"$TMP/c.csv" 2>/dev/null
 n=$(grep -c '^[0-9]' "$TMP/c.csv")
 [ "$n" -ge 1 ] && [ "$n" -lt 10 ] && ok || bad "dead node: $n cycles kept"

@@ -569,9 +569,11 @@ static void test_packed_weights(void)
         printf("skipped: packed weights (JOULE_SHARED_TESTDATA not set)\n");
         return;
     }
-    static const char *files[] = {"llama-tiny-q4_0.gguf", "llama-tiny-q4_k.gguf",
-                                  "llama-tiny-q4_k_m.gguf", "llama-tiny-q6_k.gguf",
-                                  "phi3-tiny-q4_0.gguf", "qwen2-tiny-q4_k_m.gguf"};
+    static const char *files[] = {"llama-tiny-f16.gguf",    "llama-tiny-bf16.gguf",
+                                  "llama-tiny-q8_0.gguf",   "llama-tiny-q4_0.gguf",
+                                  "llama-tiny-q4_k.gguf",   "llama-tiny-q4_k_m.gguf",
+                                  "llama-tiny-q6_k.gguf",   "phi3-tiny-q4_0.gguf",
+                                  "qwen2-tiny-q4_k_m.gguf", "qwen2-tiny-f16.gguf"};
     char dir[1024], err[128];
     snprintf(dir, sizeof(dir), "%s/models", root);
     struct joule_pool *pool = NULL;

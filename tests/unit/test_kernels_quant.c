@@ -42,11 +42,11 @@ static void test_tiles(const struct joule_kernels *ref, const struct joule_kerne
 static void test_ptiles(const struct joule_kernels *ref, const struct joule_kernels *k,
                         const char *label)
 {
-    static const uint32_t ptypes[] = {JOULE_QUANT_Q4_0, JOULE_QUANT_Q8_0, JOULE_QUANT_Q4_K,
-                                      JOULE_QUANT_Q6_K};
-    static const int64_t ns[] = {32, 256, 512, 2048, 5632, 9600};
-    static const int32_t shapes[][2] = {{16, 1}, {32, 1}, {16, 2}, {16, 3}, {48, 4},
-                                        {16, 5}, {32, 7}, {16, 9}};
+    static const uint32_t ptypes[] = {JOULE_QUANT_F16,  JOULE_QUANT_BF16, JOULE_QUANT_Q4_0,
+                                      JOULE_QUANT_Q8_0, JOULE_QUANT_Q4_K, JOULE_QUANT_Q6_K};
+    static const int64_t ns[] = {7, 32, 256, 512, 2048, 5632, 9600};
+    static const int32_t shapes[][2] = {{16, 1}, {32, 1}, {16, 2}, {16, 3}, {48, 4}, {16, 5},
+                                        {32, 7}, {16, 9}, {16, 12}, {16, 13}, {32, 27}};
     for (size_t t = 0; t < sizeof(ptypes) / sizeof(ptypes[0]); t++) {
         const struct joule_quant_traits *tr = joule_quant_traits(ptypes[t]);
         CHECK(k->ptile[ptypes[t]] != NULL && joule_pack_has_layout(ptypes[t]));
