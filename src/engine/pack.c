@@ -98,16 +98,25 @@ static void permute(const struct pack_layout *L, int64_t n, uint8_t *group, uint
             const int units = f->bytes / f->unit;
             for (int r = 0; r < JOULE_PACK_ROWS; r++) {
                 uint8_t *row = rows + (size_t)r * row_stride + (size_t)b * L->block_bytes + f->off;
-                for (int i = 0; i < units; i++) {
-                    uint8_t *gp = g + (size_t)(JOULE_PACK_ROWS * i + r) * f->unit;
-                    uint8_t *rp = row + (size_t)i * f->unit;
-                    for (int u = 0; u < f->unit; u++) {
-                        if (to_group)
-                            gp[u] = rp[u] ^ (f->flip ? 0x80 : 0);
-                        else
-                            rp[u] = gp[u] ^ (f->flip ? 0x80 : 0);
-                    }
+                uint8_t *gr = g + (size_t)r * f->unit;
+                const uint32_t x = f->flip ? 0x80808080u : 0;
+                /* unit a constant in each loop: 1, 2 or 4-byte moves, no calls */
+#define MOVE_UNITS(U, T)                                                                           \
+    for (int i = 0; i < units; i++) {                                                              \
+        uint8_t *gp = gr + (size_t)JOULE_PACK_ROWS * i * (U), *rp = row + (size_t)i * (U);         \
+        T v;                                                                                       \
+        memcpy(&v, to_group ? rp : gp, U);                                                         \
+        v ^= (T)x;                                                                                 \
+        memcpy(to_group ? gp : rp, &v, U);                                                         \
+    }
+                if (f->unit == 4) {
+                    MOVE_UNITS(4, uint32_t)
+                } else if (f->unit == 2) {
+                    MOVE_UNITS(2, uint16_t)
+                } else {
+                    MOVE_UNITS(1, uint8_t)
                 }
+#undef MOVE_UNITS
             }
             g += (size_t)JOULE_PACK_ROWS * f->bytes;
         }
