@@ -535,6 +535,7 @@ static void sgemm_worker(void *arg, int ith, int nth)
 struct i8_out_job {
     struct joule_lm_ctx *c;
     const struct joule_gguf_tensor *w;
+    int64_t packed_rows; /* of w (pack.h) */
     int32_t n;
     float *y;
     size_t y_stride;
@@ -545,8 +546,8 @@ static void i8_out_worker(void *arg, int ith, int nth)
     struct i8_out_job *j = arg;
     int64_t lo, hi;
     joule_pool_range(j->w->ne[1], ith, nth, &lo, &hi);
-    joule_int8_add_outliers(&j->c->i8, j->w, joule_lm_packed_rows(j->c->m, j->w), lo, hi, j->n,
-                            j->y, j->y_stride, ith);
+    joule_int8_add_outliers(&j->c->i8, j->w, j->packed_rows, lo, hi, j->n, j->y, j->y_stride,
+                            ith);
 }
 
 /* The activation type tag of int8-mode rows: no real type has it. */
@@ -614,7 +615,7 @@ static void matmul(struct joule_lm_ctx *c, const struct joule_gguf_tensor *w, co
     atomic_init(&j.next, 0);
     run(c, mm_worker, &j);
     if (int8 && c->i8.n_cols > 0) {
-        struct i8_out_job oj = {c, w, n, y, y_stride};
+        struct i8_out_job oj = {c, w, j.packed_rows, n, y, y_stride};
         run(c, i8_out_worker, &oj);
     }
 }
