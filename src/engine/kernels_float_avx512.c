@@ -146,7 +146,23 @@ static void tile_bf16(int64_t n, const void *w, size_t ws, int32_t nr, const voi
  * sequential stream.  Each column keeps two sums (even and odd elements:
  * two FMA chains for one column at batch 1), added at the end, whatever
  * RN: a column's result does not depend on the columns beside it.
+ *
+ * From 4 columns on the tile is bound by its FMAs, not by memory, and the
+ * hardware prefetcher then falls behind: one thread at 16 columns ran at
+ * 82 GFLOP/s with weights from memory against 116 from cache.  Fetching
+ * the line PMICRO_PREFETCH bytes ahead of the one loaded brings it to 112.
+ * With fewer columns the tile is a pure stream, which the prefetcher
+ * serves better alone (one column: 24 GFLOP/s without, 20 with).
+ *
+ * The passes over the columns (12 at a time) all meet one group of rows
+ * before the next group: the group (64 KB at n = 2048) is still in L2 for
+ * the later passes.  Columns outermost re-read whole calls' rows, from
+ * memory for the output matrix's 2000-row chunks (99 against 113 GFLOP/s
+ * at 4096 rows a call).  (docs/performance.md, 2026-12-06, "prefetch".)
  */
+
+#define PMICRO_PREFETCH 2048
+#define PMICRO_PREFETCH_COLS 4
 
 static inline __m512 load_packed(enum elt e, const uint8_t *g)
 {
@@ -165,6 +181,8 @@ pmicro(enum elt e, int RN, int64_t n, const uint8_t *g, const uint8_t *a, size_t
         acc[j][0] = acc[j][1] = _mm512_setzero_ps();
     int64_t k = 0;
     for (; k + 2 <= n; k += 2, g += 64) {
+        if (RN >= PMICRO_PREFETCH_COLS) /* known at compile time */
+            _mm_prefetch((const char *)g + PMICRO_PREFETCH, _MM_HINT_T0);
         const __m512 w0 = load_packed(e, g), w1 = load_packed(e, g + 32);
         for (int j = 0; j < RN; j++) {
             const float *x = (const float *)(const void *)(a + (size_t)j * as) + k;
@@ -192,11 +210,11 @@ pmicro(enum elt e, int RN, int64_t n, const uint8_t *g, const uint8_t *a, size_t
     static void name(int64_t n, const void *w, size_t ws, int32_t nr, const void *a, size_t as,  \
                      int32_t nc, float *out, size_t os)                                          \
     {                                                                                            \
-        for (int32_t j0 = 0; j0 < nc; j0 += 12) {                                                \
-            const int rn = nc - j0 < 12 ? nc - j0 : 12;                                          \
-            const uint8_t *aj = (const uint8_t *)a + (size_t)j0 * as;                            \
-            for (int32_t gi = 0; gi < nr / 16; gi++) {                                           \
-                const uint8_t *g = (const uint8_t *)w + (size_t)gi * ws;                         \
+        for (int32_t gi = 0; gi < nr / 16; gi++) {                                               \
+            const uint8_t *g = (const uint8_t *)w + (size_t)gi * ws;                             \
+            for (int32_t j0 = 0; j0 < nc; j0 += 12) {                                            \
+                const int rn = nc - j0 < 12 ? nc - j0 : 12;                                      \
+                const uint8_t *aj = (const uint8_t *)a + (size_t)j0 * as;                        \
                 float *o = out + (size_t)j0 * os + (size_t)gi * 16;                              \
                 switch (rn) {                                                                    \
                     PCASE(E, 1); PCASE(E, 2); PCASE(E, 3); PCASE(E, 4); PCASE(E, 5);             \
@@ -261,6 +279,32 @@ static void mad_f32(int64_t n, float a, const float *x, float *y)
         _mm512_mask_storeu_ps(y + k, m, r);
     }
 }
+
+/* The F16 accumulator updates of flash attention, bit-identical to the
+ * twins (one multiply or fma in F32, one rounding to F16, nearest even):
+ * 16 elements at a time, a head of 64 in 4 steps (the AVX2 ones take 8). */
+#define STORE_F16(y, k, m, v)                                                                    \
+    _mm256_mask_storeu_epi16((y) + (k), (m),                                                     \
+                             _mm512_cvtps_ph((v), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))
+
+static void scale_f16(int64_t n, float a, uint16_t *y)
+{
+    const __m512 va = _mm512_set1_ps(a);
+    for (int64_t k = 0; k < n; k += 16) {
+        const __mmask16 m = tail_mask(n, k);
+        STORE_F16(y, k, m, _mm512_mul_ps(load_f16(y, k, m), va));
+    }
+}
+
+static void mad_f16_f16(int64_t n, float a, const uint16_t *x, uint16_t *y)
+{
+    const __m512 va = _mm512_set1_ps(a);
+    for (int64_t k = 0; k < n; k += 16) {
+        const __mmask16 m = tail_mask(n, k);
+        STORE_F16(y, k, m, _mm512_fmadd_ps(load_f16(x, k, m), va, load_f16(y, k, m)));
+    }
+}
+#undef STORE_F16
 
 static void f16_to_f32(const uint16_t *x, float *y, int64_t n)
 {
@@ -342,6 +386,8 @@ void joule_kernels_add_float_avx512(struct joule_kernels *k)
     k->dot_f32 = dot_f32;
     k->mad_f16 = mad_f16;
     k->mad_f32 = mad_f32;
+    k->scale_f16 = scale_f16;
+    k->mad_f16_f16 = mad_f16_f16;
     k->f16_to_f32 = f16_to_f32;
     k->f32_to_f16 = f32_to_f16;
     k->act[JOULE_QUANT_F16] = act_f16;
