@@ -282,29 +282,51 @@ static void mad_f32(int64_t n, float a, const float *x, float *y)
 
 /* The F16 accumulator updates of flash attention, bit-identical to the
  * twins (one multiply or fma in F32, one rounding to F16, nearest even):
- * 16 elements at a time, a head of 64 in 4 steps (the AVX2 ones take 8). */
-#define STORE_F16(y, k, m, v)                                                                    \
-    _mm256_mask_storeu_epi16((y) + (k), (m),                                                     \
-                             _mm512_cvtps_ph((v), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))
+ * 16 elements at a time, a head of 64 in 4 steps (the AVX2 ones take 8).
+ * Whole steps use plain loads and stores: the next position's update
+ * reads what this one stored, and a masked store is not forwarded to that
+ * load (this CPU then waits for the store to reach the cache: with masks
+ * throughout, mad_f16_f16 took 6.6% of a batch-16 F16 decode, against 4.1%
+ * for the AVX2 version). */
+static inline __m512 f16x16(const uint16_t *p)
+{
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)p));
+}
+
+static inline void store_f16x16(uint16_t *p, __m512 v)
+{
+    _mm256_storeu_si256((__m256i *)(void *)p,
+                        _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+static inline void store_f16_tail(uint16_t *p, __mmask16 m, __m512 v)
+{
+    _mm256_mask_storeu_epi16(p, m, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
 
 static void scale_f16(int64_t n, float a, uint16_t *y)
 {
     const __m512 va = _mm512_set1_ps(a);
-    for (int64_t k = 0; k < n; k += 16) {
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16)
+        store_f16x16(y + k, _mm512_mul_ps(f16x16(y + k), va));
+    if (k < n) {
         const __mmask16 m = tail_mask(n, k);
-        STORE_F16(y, k, m, _mm512_mul_ps(load_f16(y, k, m), va));
+        store_f16_tail(y + k, m, _mm512_mul_ps(load_f16(y, k, m), va));
     }
 }
 
 static void mad_f16_f16(int64_t n, float a, const uint16_t *x, uint16_t *y)
 {
     const __m512 va = _mm512_set1_ps(a);
-    for (int64_t k = 0; k < n; k += 16) {
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16)
+        store_f16x16(y + k, _mm512_fmadd_ps(f16x16(x + k), va, f16x16(y + k)));
+    if (k < n) {
         const __mmask16 m = tail_mask(n, k);
-        STORE_F16(y, k, m, _mm512_fmadd_ps(load_f16(x, k, m), va, load_f16(y, k, m)));
+        store_f16_tail(y + k, m, _mm512_fmadd_ps(load_f16(x, k, m), va, load_f16(y, k, m)));
     }
 }
-#undef STORE_F16
 
 static void f16_to_f32(const uint16_t *x, float *y, int64_t n)
 {
