@@ -814,9 +814,9 @@ static void head_f32(const struct head_job *j, const float *q, float *scores, fl
  * KV head (queries q and outputs out: nh rows of hd one after the other).
  * Each head is computed exactly as alone, but position by position with
  * the heads side by side: a head's update of its F16 accumulator reads
- * what its previous update stored (a chain of about 30 cycles through
- * memory), and the other heads' updates now overlap that wait.  One head
- * at a time, the updates took 11% of a batch-16 F16 decode. */
+ * what its previous update stored (a chain through memory), and the other
+ * heads' updates now overlap that wait.  One head at a time, the updates
+ * took 11% of a batch-16 F16 decode; side by side, under 2.5%. */
 static void heads_f16(const struct head_job *j, int32_t nh, const float *q, uint16_t *q16,
                       uint16_t *acc, float *out)
 {

@@ -158,7 +158,7 @@ static void tile_bf16(int64_t n, const void *w, size_t ws, int32_t nr, const voi
  * before the next group: the group (64 KB at n = 2048) is still in L2 for
  * the later passes.  Columns outermost re-read whole calls' rows, from
  * memory for the output matrix's 2000-row chunks (99 against 113 GFLOP/s
- * at 4096 rows a call).  (docs/performance.md, 2026-12-06, "prefetch".)
+ * at 4096 rows a call).  (docs/performance.md, 2026-12-06 (evening).)
  */
 
 #define PMICRO_PREFETCH 2048
@@ -282,12 +282,10 @@ static void mad_f32(int64_t n, float a, const float *x, float *y)
 
 /* The F16 accumulator updates of flash attention, bit-identical to the
  * twins (one multiply or fma in F32, one rounding to F16, nearest even):
- * 16 elements at a time, a head of 64 in 4 steps (the AVX2 ones take 8).
- * Whole steps use plain loads and stores: the next position's update
- * reads what this one stored, and a masked store is not forwarded to that
- * load (this CPU then waits for the store to reach the cache: with masks
- * throughout, mad_f16_f16 took 6.6% of a batch-16 F16 decode, against 4.1%
- * for the AVX2 version). */
+ * 16 elements at a time, a head of 64 in 4 steps (the AVX2 ones take 8);
+ * whole steps with plain loads and stores, a tail with masks.  A head's
+ * next update reads what this one stored: forward.c runs several heads
+ * side by side so that these chains overlap (heads_f16). */
 static inline __m512 f16x16(const uint16_t *p)
 {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)p));
