@@ -73,7 +73,7 @@ struct joule_lm_ctx {
     int act_type;               /* ... converted to this type (-1: nothing) */
     float *scores;              /* [nth][n_ctx] attention weights of one head */
     uint16_t *q16;              /* [nth][ATTN_HEADS][head_dim] queries rounded to F16 */
-    uint16_t *acc16;            /* [nth][ATTN_HEADS][head_dim] F16 accumulators of flash attention */
+    uint16_t *acc16;            /* [nth][ATTN_HEADS][head_dim] flash attention's F16 sums */
     float *logits;              /* [logits_cap][n_vocab], grown on demand */
     int32_t logits_cap;
     int32_t n_out;              /* logits rows of the last batch */

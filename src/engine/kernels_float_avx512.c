@@ -299,7 +299,8 @@ static inline void store_f16x16(uint16_t *p, __m512 v)
 
 static inline void store_f16_tail(uint16_t *p, __mmask16 m, __m512 v)
 {
-    _mm256_mask_storeu_epi16(p, m, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    const __m256i h = _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm256_mask_storeu_epi16(p, m, h);
 }
 
 static void scale_f16(int64_t n, float a, uint16_t *y)

@@ -586,11 +586,12 @@ static void test_packed_weights(void)
 }
 
 /* Attention with the F16 cache runs up to 8 query heads of one KV head side
- * by side (forward.c, heads_f16); the F32 cache runs them one at a time
- * with another algorithm (scores, softmax, sum) and another share of work.  On shapes with 12 and 16
- * query heads per KV head (so a KV head's heads take two runs) and with
- * one, both caches must give the same logits up to the F16 roundings,
- * with the scalar kernels and with the best ones on a pool. */
+ * by side (forward.c, heads_f16); the F32 cache runs them one at a time,
+ * with another algorithm (scores, softmax, sum) and another share of work.
+ * On shapes with 12 and 16 query heads per KV head (so a KV head's heads
+ * take two runs) and with one, both caches must give the same logits up
+ * to the F16 roundings, with the scalar kernels and with the best ones on
+ * a pool. */
 static double logits_spread(const float *l, int32_t n)
 {
     double mean = 0.0, worst = 0.0;
